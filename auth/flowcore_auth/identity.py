@@ -1,0 +1,29 @@
+"""The verified caller of a request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+
+import attrs
+
+__all__ = ["Identity"]
+
+
+def _freeze_roles(roles: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[str]]:
+    return MappingProxyType({name: frozenset(scopes) for name, scopes in roles.items()})
+
+
+@attrs.frozen
+class Identity:
+    """Who sent a request and the scopes each of their roles holds, read from a verified token."""
+
+    #: The token's ``sub`` claim: the user name.
+    subject: str
+    #: Role name to the scopes it holds; read-only.
+    roles: Mapping[str, frozenset[str]] = attrs.field(converter=_freeze_roles, hash=False)
+    #: The token's ``jti`` claim, or None when the token has none.
+    token_id: str | None = None
+    #: When the token expires (the ``exp`` claim), timezone-aware UTC.
+    expires_at: datetime | None = None
