@@ -1,0 +1,69 @@
+"""Domain errors of the core; the server maps each to one HTTP status in one place."""
+
+from __future__ import annotations
+
+__all__ = [
+    "FlowcoreError",
+    "InvalidSpecError",
+    "UnknownQueryKindError",
+    "QueryNotFoundError",
+    "QueryFailedError",
+    "QueryCancelledError",
+    "PermissionDeniedError",
+    "PluginError",
+    "MissingDataError",
+]
+
+
+class FlowcoreError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class InvalidSpecError(FlowcoreError):
+    """A query spec failed validation; ``messages`` holds one ``$.path: reason`` line per fault."""
+
+    def __init__(self, messages: list[str], params: object = None) -> None:
+        self.messages = list(messages)
+        self.params = params
+        super().__init__("; ".join(self.messages) or "invalid query spec")
+
+
+class UnknownQueryKindError(InvalidSpecError):
+    """The spec names a query kind that no installed plugin provides."""
+
+
+class MissingDataError(InvalidSpecError):
+    """None of the dates a query reads have data in any of its event tables."""
+
+
+class QueryNotFoundError(FlowcoreError):
+    """No query with this id is known to the cache."""
+
+    def __init__(self, query_id: str) -> None:
+        self.query_id = query_id
+        super().__init__(f"Unknown query id: '{query_id}'")
+
+
+class QueryFailedError(FlowcoreError):
+    """A query ended in the errored state."""
+
+    def __init__(self, query_id: str, reason: str) -> None:
+        self.query_id = query_id
+        self.reason = reason
+        super().__init__(f"Query with id '{query_id}' finished with an error: {reason}")
+
+
+class QueryCancelledError(FlowcoreError):
+    """A query ended in the cancelled state."""
+
+    def __init__(self, query_id: str) -> None:
+        self.query_id = query_id
+        super().__init__(f"Query with id '{query_id}' was cancelled.")
+
+
+class PermissionDeniedError(FlowcoreError):
+    """The caller's grants do not cover the scopes a request needs."""
+
+
+class PluginError(FlowcoreError):
+    """A plugin failed to load or contributed something invalid (duplicate kind, bad spec)."""

@@ -1,0 +1,1 @@
+"""Running planned queries: the executor, query states and progress."""

@@ -1,0 +1,175 @@
+"""The aggregation units of the core: admin levels, lon-lat, cells and sites.
+
+Every unit maps a *cell version* (a row of ``infrastructure.cells``) to the unit's output
+columns once, in a small mapping select with the join keys ``_cell_id``, ``_valid_from`` and
+``_valid_to``; events then join that mapping on their cell id and date. Point-in-polygon is
+therefore computed once per cell version, never once per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from sqlalchemy import String, and_, column, func, select, table
+from sqlalchemy.sql import Select, quoted_name
+
+from flowcore.model.fields import SpatialFields
+from flowcore.sql.tables import admin_tables, cells, sites
+
+__all__ = ["AggregationUnit", "core_units", "MAPPING_KEYS"]
+
+#: Join-key columns every mapping select provides besides the unit's own columns.
+MAPPING_KEYS = ("_cell_id", "_valid_from", "_valid_to")
+
+#: Builds the cell-version mapping for a spec's spatial fields (None: the raw cell id).
+Mapping = Callable[[SpatialFields | None], Select[Any]]
+#: Builds a select of the unit's columns and a ``geom`` column for the geography route.
+Geometry = Callable[[], Select[Any]]
+
+
+@attrs.frozen(kw_only=True)
+class AggregationUnit:
+    """One spatial unit: its output columns, its cell-version mapping and its geometry."""
+
+    name: str
+    columns: tuple[str, ...]
+    #: Builds the mapping select, or None for a unit that is the event's cell id itself.
+    mapping: Mapping | None
+    #: Builds the geometry select, or None when the unit has no geography output.
+    geometry: Geometry | None = None
+    #: Accepted as ``aggregation_unit`` in API specs.
+    public: bool = False
+    #: Regions with polygons (admin levels): what polygon-only kinds require.
+    polygons: bool = False
+    distribution: str = ""
+
+
+def _cell_keys() -> list[Any]:
+    return [
+        cells.c.id.label("_cell_id"),
+        cells.c.date_of_first_service.label("_valid_from"),
+        cells.c.date_of_last_service.label("_valid_to"),
+    ]
+
+
+def _mapping_table(spatial: SpatialFields, level: int) -> Any:
+    """Return the user's bridge table (``id``, ``admin{n}pcod``), quoted as identifiers."""
+    schema, _, name = (
+        spatial.mapping_table.rpartition(".") if spatial.mapping_table else ("", "", "")
+    )
+    return table(
+        quoted_name(name, quote=True),
+        column("id", String),
+        column(f"admin{level}pcod", String),
+        schema=quoted_name(schema, quote=True) if schema else None,
+    )
+
+
+def _admin_unit(level: int) -> AggregationUnit:
+    admin = admin_tables[level]
+    pcod = admin.c[f"admin{level}pcod"]
+
+    def mapping(spatial: SpatialFields | None) -> Select[Any]:
+        if spatial is not None and spatial.mapping_table:
+            bridge = _mapping_table(spatial, level)
+            return select(*_cell_keys(), bridge.c[f"admin{level}pcod"].label("pcod")).join_from(
+                cells, bridge, bridge.c.id == cells.c.id
+            )
+        return select(*_cell_keys(), pcod.label("pcod")).join_from(
+            cells, admin, func.ST_Within(cells.c.geom_point, admin.c.geom)
+        )
+
+    def geometry() -> Select[Any]:
+        return select(pcod.label("pcod"), admin.c.geom.label("geom"))
+
+    return AggregationUnit(
+        name=f"admin{level}",
+        columns=("pcod",),
+        mapping=mapping,
+        geometry=geometry,
+        public=True,
+        polygons=True,
+    )
+
+
+def _lon_lat_mapping(spatial: SpatialFields | None) -> Select[Any]:
+    return select(
+        *_cell_keys(),
+        func.ST_X(cells.c.geom_point).label("lon"),
+        func.ST_Y(cells.c.geom_point).label("lat"),
+    )
+
+
+def _lon_lat_geometry() -> Select[Any]:
+    lon = func.ST_X(cells.c.geom_point)
+    lat = func.ST_Y(cells.c.geom_point)
+    return (
+        select(
+            lon.label("lon"),
+            lat.label("lat"),
+            func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326).label("geom"),
+        )
+        .where(cells.c.geom_point.is_not(None))
+        .distinct()
+    )
+
+
+def _versioned_cell_mapping(spatial: SpatialFields | None) -> Select[Any]:
+    return select(
+        *_cell_keys(),
+        cells.c.id.label("location_id"),
+        cells.c.version.label("version"),
+        func.ST_X(cells.c.geom_point).label("lon"),
+        func.ST_Y(cells.c.geom_point).label("lat"),
+    )
+
+
+def _versioned_site_mapping(spatial: SpatialFields | None) -> Select[Any]:
+    # A cell version and a site version overlap on the dates both are in service, so the
+    # mapping's validity is the intersection of the two intervals (null = open-ended).
+    valid_from = func.greatest(cells.c.date_of_first_service, sites.c.date_of_first_service)
+    valid_to = func.least(cells.c.date_of_last_service, sites.c.date_of_last_service)
+    overlap = and_(
+        (cells.c.date_of_last_service.is_(None))
+        | (sites.c.date_of_first_service.is_(None))
+        | (sites.c.date_of_first_service <= cells.c.date_of_last_service),
+        (sites.c.date_of_last_service.is_(None))
+        | (cells.c.date_of_first_service.is_(None))
+        | (cells.c.date_of_first_service <= sites.c.date_of_last_service),
+    )
+    return select(
+        cells.c.id.label("_cell_id"),
+        valid_from.label("_valid_from"),
+        valid_to.label("_valid_to"),
+        sites.c.id.label("site_id"),
+        sites.c.version.label("version"),
+        func.ST_X(sites.c.geom_point).label("lon"),
+        func.ST_Y(sites.c.geom_point).label("lat"),
+    ).join_from(cells, sites, and_(sites.c.id == cells.c.site_id, overlap))
+
+
+def core_units() -> list[AggregationUnit]:
+    """Return the units the core registers: admin0–admin3, lon-lat and the network units."""
+    return [
+        *(_admin_unit(level) for level in range(4)),
+        AggregationUnit(
+            name="lon-lat",
+            columns=("lon", "lat"),
+            mapping=_lon_lat_mapping,
+            geometry=_lon_lat_geometry,
+            public=True,
+        ),
+        AggregationUnit(
+            name="versioned-cell",
+            columns=("location_id", "version", "lon", "lat"),
+            mapping=_versioned_cell_mapping,
+        ),
+        AggregationUnit(
+            name="versioned-site",
+            columns=("site_id", "version", "lon", "lat"),
+            mapping=_versioned_site_mapping,
+        ),
+        AggregationUnit(name="cell", columns=("location_id",), mapping=None),
+    ]

@@ -1,0 +1,70 @@
+"""What a plugin contributes for one query kind: its spec class, SQL builder and release rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from sqlalchemy import FromClause, Select, select
+
+from flowcore.model.base import Aggregate, QuerySpec
+
+if TYPE_CHECKING:
+    from flowcore.sql.context import BuildContext
+
+__all__ = ["QueryKind", "Builder", "Redactor", "redact_column", "UNIT_INDEX"]
+
+#: A builder turns a validated spec into a SELECT through the build context.
+Builder = Callable[[Any, "BuildContext"], Select[Any]]
+#: A redactor wraps a stored result (its cache table) into the SELECT that is released.
+Redactor = Callable[[FromClause, int], Select[Any]]
+
+#: Marker in ``QueryKind.index_columns``: index the spatial unit's columns of the query.
+UNIT_INDEX = "<unit>"
+
+
+def redact_column(column: str = "value") -> Redactor:
+    """Return a redactor that drops rows whose ``column`` is at or below the threshold."""
+
+    def redact(result: FromClause, threshold: int) -> Select[Any]:
+        released = [c for c in result.c if not c.name.startswith("_")]
+        return select(*released).where(result.c[column] > threshold)
+
+    return redact
+
+
+@attrs.frozen(kw_only=True)
+class QueryKind:
+    """One query kind as registered by a plugin.
+
+    ``spec`` is the single source of the kind's validation, JSON schema, canonical form and
+    query id. ``build`` receives a validated spec and returns a SELECT whose columns are the
+    result; columns whose names start with ``_`` are stored but never released (for example
+    a subscriber count that only the redactor reads).
+    """
+
+    spec: type[QuerySpec]
+    build: Builder
+    #: Version of the kind's SQL; part of every query id, so changing it invalidates old results.
+    version: str
+    #: Exposed as a top-level query through the HTTP API.
+    top_level: bool = False
+    #: How stored results are released; None releases them unchanged (not redacted).
+    redactor: Redactor | None = None
+    #: Column groups to index on the cache table, e.g. (("subscriber",), (UNIT_INDEX,)).
+    index_columns: tuple[tuple[str, ...], ...] = ()
+    #: One example spec for the OpenAPI document.
+    example: Mapping[str, Any] | None = None
+    #: Distribution that registered the kind (set by the registry).
+    distribution: str = ""
+
+    @property
+    def name(self) -> str:
+        """The ``query_kind`` string."""
+        return self.spec.query_kind
+
+    @property
+    def produces_aggregate(self) -> bool:
+        """Whether the kind's rows are aggregates fit for release."""
+        return issubclass(self.spec, Aggregate)

@@ -1,0 +1,1 @@
+"""The query model: spec classes, shared field types, the converter, identity and scopes."""

@@ -1,0 +1,297 @@
+"""The one cattrs converter that reads JSON into query specs and writes specs back to JSON.
+
+It structures a spec as a tagged union on ``query_kind`` (nested specs too), rejects unknown
+keys, reads ``null`` as "use the default" for every optional field (FlowKit's client sends
+explicit nulls), and reports every failure as ``$.json.path: reason``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, Union, get_args, get_origin
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
+
+from flowcore.errors import InvalidSpecError
+from flowcore.model.base import QuerySpec
+from flowcore.model.fields import EVENT_TYPES, AggregationUnitName, QueryId
+from flowcore.registry import Registry
+
+__all__ = ["SpecConverter", "count_query_nodes"]
+
+
+class _FieldError(ValueError):
+    """A validation failure whose message is already fit for the user."""
+
+
+def _describe(value: Any) -> str:
+    return (
+        repr(value)
+        if isinstance(value, str | int | float | bool) or value is None
+        else type(value).__name__
+    )
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _FieldError(f"{_describe(value)} is not an integer")
+    return value
+
+
+def _strict_float(value: Any, _: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _FieldError(f"{_describe(value)} is not a number")
+    return float(value)
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise _FieldError(f"{_describe(value)} is not a string")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise _FieldError(f"{_describe(value)} is not a boolean (true or false)")
+    return value
+
+
+def _datetime(value: Any, _: type) -> dt.datetime:
+    """Read an ISO 8601 date or datetime; an aware time is converted to naive UTC."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime.combine(value, dt.time())
+    elif isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise _FieldError(
+                f"{value!r} is not a valid date or datetime (expected ISO 8601, e.g. 2016-01-01)"
+            ) from None
+    else:
+        raise _FieldError(f"{_describe(value)} is not a valid date or datetime")
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _literal(value: Any, literal_type: Any) -> Any:
+    allowed = get_args(literal_type)
+    if value not in allowed or isinstance(value, bool) != any(isinstance(a, bool) for a in allowed):
+        raise _FieldError(f"{_describe(value)} is not one of {', '.join(map(str, allowed))}")
+    return value
+
+
+def _event_types(value: Any, _: type) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise _FieldError(f"{_describe(value)} is not a list of event types")
+    if not value:
+        raise _FieldError(f"must list at least one event type of {', '.join(EVENT_TYPES)}")
+    result: list[str] = []
+    for item in value:
+        if item not in EVENT_TYPES:
+            raise _FieldError(f"{_describe(item)} is not one of {', '.join(EVENT_TYPES)}")
+        if item not in result:
+            result.append(item)
+    return tuple(result)
+
+
+def _query_id(value: Any, _: type) -> str:
+    if not isinstance(value, str) or not value:
+        raise _FieldError(f"{_describe(value)} is not a query id")
+    return value
+
+
+def _is_spec_class(candidate: Any) -> bool:
+    return isinstance(candidate, type) and issubclass(candidate, QuerySpec)
+
+
+def _spec_union_members(target: Any) -> tuple[type[QuerySpec], ...] | None:
+    """Return the spec classes of ``target`` if it is a spec class or a union of them."""
+    if _is_spec_class(target):
+        return (target,)
+    if get_origin(target) in (Union, types.UnionType):
+        members = [a for a in get_args(target) if a is not type(None)]
+        if members and all(_is_spec_class(m) for m in members):
+            return tuple(members)
+    return None
+
+
+def _is_optional_union_of_specs(target: Any) -> bool:
+    return (
+        get_origin(target) in (Union, types.UnionType) and _spec_union_members(target) is not None
+    )
+
+
+def count_query_nodes(data: Any, limit: int) -> int:
+    """Count the objects with a ``query_kind`` key in raw JSON, stopping once past ``limit``."""
+    count = 0
+    stack = [data]
+    while stack and count <= limit:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if "query_kind" in item:
+                count += 1
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return count
+
+
+class SpecConverter:
+    """Structure JSON into spec instances of the registry's kinds, and unstructure them back."""
+
+    def __init__(self, registry: Registry, *, max_spec_nodes: int = 500) -> None:
+        self.registry = registry
+        self.max_spec_nodes = max_spec_nodes
+        self._converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
+        self._spec_fns: dict[type, Any] = {}
+        self._configure()
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        c = self._converter
+        c.register_structure_hook(int, _strict_int)
+        c.register_structure_hook(float, _strict_float)
+        c.register_structure_hook(str, _strict_str)
+        c.register_structure_hook(bool, _strict_bool)
+        c.register_structure_hook(dt.datetime, _datetime)
+        c.register_structure_hook(QueryId, _query_id)
+        c.register_structure_hook(AggregationUnitName, self._aggregation_unit)
+        c.register_structure_hook_func(lambda t: get_origin(t) is Literal, _literal)
+        c.register_structure_hook_func(self._is_event_types, _event_types)
+        c.register_structure_hook_func(
+            lambda t: _spec_union_members(t) is not None, self._structure_nested_spec
+        )
+        c.register_structure_hook_func(
+            lambda t: attrs.has(t) and not _is_spec_class(t), self._structure_plain_attrs
+        )
+        c.register_unstructure_hook(dt.datetime, _unstructure_datetime)
+        c.register_unstructure_hook_func(_is_spec_class, self._unstructure_spec)
+
+    @staticmethod
+    def _is_event_types(target: Any) -> bool:
+        if get_origin(target) is not tuple:
+            return False
+        args = get_args(target)
+        return (
+            len(args) == 2
+            and args[1] is Ellipsis
+            and get_origin(args[0]) is Literal
+            and set(get_args(args[0])) <= set(EVENT_TYPES)
+        )
+
+    def _aggregation_unit(self, value: Any, _: type) -> str:
+        allowed = self.registry.public_units()
+        if not isinstance(value, str) or value not in allowed:
+            raise _FieldError(f"{_describe(value)} is not one of {', '.join(allowed)}")
+        return value
+
+    def _structure_plain_attrs(self, value: Any, cls: type) -> Any:
+        if not isinstance(value, Mapping):
+            raise _FieldError(f"{_describe(value)} is not an object")
+        fn = self._spec_fns.get(cls)
+        if fn is None:
+            fn = make_dict_structure_fn(cls, self._converter, _cattrs_forbid_extra_keys=True)
+            self._spec_fns[cls] = fn
+        return fn(_drop_nulls_with_defaults(value, cls), cls)
+
+    def _structure_nested_spec(self, value: Any, target: Any) -> QuerySpec:
+        members = _spec_union_members(target) or (QuerySpec,)
+        if not isinstance(value, Mapping):
+            raise _FieldError(f"{_describe(value)} is not a query spec object")
+        kind_name = value.get("query_kind")
+        candidates = self.registry.implementations(members)
+        allowed = ", ".join(k.name for k in candidates) or "(none installed)"
+        if kind_name is None:
+            raise _FieldError(f"missing query_kind; expected one of {allowed}")
+        kind = next((k for k in candidates if k.name == kind_name), None)
+        if kind is None:
+            raise _FieldError(f"query_kind {_describe(kind_name)} is not one of {allowed}")
+        body = {k: v for k, v in value.items() if k != "query_kind"}
+        return typing.cast(QuerySpec, self._structure_plain_attrs(body, kind.spec))
+
+    # -- public API -------------------------------------------------------------------------
+
+    def structure(self, data: Any, target: Any = QuerySpec) -> QuerySpec:
+        """Return the spec described by ``data``; raise InvalidSpecError listing every fault."""
+        if isinstance(data, QuerySpec):
+            return data
+        if not isinstance(data, Mapping):
+            raise InvalidSpecError([f"$: expected a JSON object, got {type(data).__name__}"], data)
+        nodes = count_query_nodes(data, self.max_spec_nodes)
+        if nodes > self.max_spec_nodes:
+            raise InvalidSpecError(
+                [
+                    f"$: the spec nests more than {self.max_spec_nodes} queries; "
+                    "split it into smaller queries"
+                ],
+                data,
+            )
+        if "query_kind" not in data:
+            raise InvalidSpecError(["$.query_kind: missing required field"], data)
+        try:
+            return self._structure_nested_spec(data, target)
+        except (ClassValidationError, IterableValidationError, _FieldError, ValueError) as error:
+            raise InvalidSpecError(_flatten(error, "$"), data) from None
+        except RecursionError:
+            raise InvalidSpecError(["$: the spec is nested too deeply"], data) from None
+
+    def unstructure(self, spec: QuerySpec) -> dict[str, Any]:
+        """Return the JSON form of a spec (``query_kind`` first, nested specs inline)."""
+        return typing.cast(dict[str, Any], self._converter.unstructure(spec))
+
+    def _unstructure_spec(self, spec: QuerySpec) -> dict[str, Any]:
+        out: dict[str, Any] = {"query_kind": spec.query_kind}
+        for field in attrs.fields(type(spec)):
+            out[field.name] = self._converter.unstructure(getattr(spec, field.name))
+        return out
+
+
+def _unstructure_datetime(value: dt.datetime) -> str:
+    if value.time() == dt.time():
+        return value.date().isoformat()
+    return value.isoformat()
+
+
+def _drop_nulls_with_defaults(value: Mapping[str, Any], cls: type) -> dict[str, Any]:
+    """Treat an explicit null as absent for fields that have a default."""
+    defaults = {f.name for f in attrs.fields(cls) if f.default is not attrs.NOTHING}
+    return {k: v for k, v in value.items() if not (v is None and k in defaults)}
+
+
+def _flatten(error: BaseException, path: str) -> list[str]:
+    """Turn a cattrs exception tree into ``path: message`` lines."""
+    if isinstance(error, ClassValidationError | IterableValidationError):
+        lines: list[str] = []
+        if isinstance(error, ClassValidationError):
+            with_notes, without = error.group_exceptions()
+            for exc, note in with_notes:
+                lines.extend(_flatten(exc, f"{path}.{note.name}"))
+        else:
+            with_notes, without = error.group_exceptions()
+            for exc, note in with_notes:
+                lines.extend(_flatten(exc, f"{path}[{note.index}]"))
+        for exc in without:
+            lines.extend(_flatten(exc, path))
+        return lines
+    if isinstance(error, cattrs.ForbiddenExtraKeysError):
+        return [f"{path}.{key}: unknown field" for key in sorted(error.extra_fields)]
+    if isinstance(error, KeyError):
+        return [f"{path}: missing required field"]
+    if isinstance(error, _FieldError | ValueError | TypeError):
+        message = str(error)
+        if isinstance(error, TypeError) and "missing" in message and "argument" in message:
+            return [f"{path}: {message.split(':', 1)[-1].strip()}"]
+        return [f"{path}: {message}"]
+    return [f"{path}: {error}"]

@@ -1,0 +1,132 @@
+"""Field types shared by query kinds, with FlowKit's rules for dates, hours and event types.
+
+Mixins (``SpatialFields``, ``EventFilters``, ``DateRangeFields``) give a kind the usual flat
+JSON fields; the converter in ``flowcore.model.converter`` knows how to read each type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal, NewType
+
+import attrs
+
+__all__ = [
+    "EVENT_TYPES",
+    "EventType",
+    "Direction",
+    "Statistic",
+    "STATISTICS",
+    "AggregationUnitName",
+    "QueryId",
+    "Hours",
+    "Sampling",
+    "SpatialFields",
+    "EventFilters",
+    "DateRangeFields",
+    "check_date_range",
+    "ORDER_FREE",
+]
+
+#: Field metadata flag: the list's order carries no meaning, so the canonical form sorts it.
+ORDER_FREE = {"order_free": True}
+
+EVENT_TYPES = ("calls", "sms", "mds", "topups")
+EventType = Literal["calls", "sms", "mds", "topups"]
+Direction = Literal["in", "out", "both"]
+Statistic = Literal["count", "sum", "avg", "max", "min", "median", "stddev", "variance", "mode"]
+STATISTICS: tuple[str, ...] = Statistic.__args__  # type: ignore[attr-defined]
+
+#: Name of a registered aggregation unit usable through the API (checked by the converter).
+AggregationUnitName = NewType("AggregationUnitName", str)
+#: A 32-hex query id of a stored query (checked by the converter).
+QueryId = NewType("QueryId", str)
+
+
+def _hour_in_range(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 0 <= value <= 24:
+        raise ValueError(f"{attribute.name} must be between 0 and 24, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class Hours:
+    """Hour-of-day window ``[start_hour:00, end_hour:00)``; wraps midnight when start > end.
+
+    ``start_hour == end_hour`` is an empty window, as in FlowKit. ``end_hour`` 24 means the end
+    of the day.
+    """
+
+    start_hour: int = attrs.field(validator=_hour_in_range)
+    end_hour: int = attrs.field(validator=_hour_in_range)
+
+
+@attrs.frozen(kw_only=True)
+class Sampling:
+    """A repeatable random sample of a per-subscriber result."""
+
+    sampling_method: Literal["random_ids", "system", "bernoulli"] = "random_ids"
+    size: int | None = None
+    fraction: float | None = None
+    estimate_count: bool = True
+    seed: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.size is None) == (self.fraction is None):
+            raise ValueError(
+                "Must provide exactly one of 'size' or 'fraction' for a random sample."
+            )
+        if self.size is not None and self.size < 1:
+            raise ValueError(f"size must be at least 1, got {self.size}")
+        if self.fraction is not None and not 0 < self.fraction < 1:
+            raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {self.fraction}")
+        seeded = self.sampling_method == "random_ids" and self.seed is not None
+        if seeded and not -1 <= (self.seed or 0) <= 1:
+            raise ValueError(f"seed must be between -1 and 1 for random_ids, got {self.seed}")
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class SpatialFields:
+    """The aggregation unit of a query and FlowKit's optional companions."""
+
+    aggregation_unit: AggregationUnitName
+    #: Bridge table (``id`` = cell id, ``admin{n}pcod``) used instead of point-in-polygon.
+    mapping_table: str | None = None
+    geom_table: str | None = None
+    geom_table_join_column: str | None = None
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class EventFilters:
+    """Which events a query reads: event tables, a subscriber subset and an hour window.
+
+    ``event_types`` None means every table that has subscribers and counterparts
+    (``calls`` and ``sms`` in a standard FlowDB); duplicates are removed.
+    """
+
+    event_types: tuple[EventType, ...] | None = attrs.field(default=None, metadata=ORDER_FREE)
+    subscriber_subset: QueryId | None = None
+    hours: Hours | None = None
+
+
+def check_date_range(start: dt.datetime, end: dt.datetime, start_name: str, end_name: str) -> None:
+    """Raise ValueError unless ``start < end`` (ranges are half-open ``[start, end)``)."""
+    if start == end:
+        raise ValueError(
+            f"{start_name} and {end_name} are the same ({start.isoformat()}); "
+            "the range [start, end) would be empty"
+        )
+    if start > end:
+        raise ValueError(
+            f"{start_name} ({start.isoformat()}) must be before {end_name} ({end.isoformat()})"
+        )
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class DateRangeFields:
+    """A half-open date range ``start_date <= event time < end_date``."""
+
+    start_date: dt.datetime
+    end_date: dt.datetime
+
+    def __attrs_post_init__(self) -> None:
+        check_date_range(self.start_date, self.end_date, "start_date", "end_date")

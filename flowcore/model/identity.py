@@ -1,0 +1,70 @@
+"""Query identity: a 32-hex digest of a spec's canonical form and its kind's version.
+
+The canonical form sorts keys, sorts lists whose order carries no meaning (fields marked
+``ORDER_FREE``), writes datetimes in one ISO form and replaces each nested spec by its own id,
+so the same query written in any key order or date notation gets the same id in every process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+import attrs
+
+from flowcore.model.base import QuerySpec
+from flowcore.registry import Registry
+
+__all__ = ["ID_SCHEME", "canonical_form", "query_id"]
+
+#: Changes whenever the canonical form itself changes, so old ids are never reused wrongly.
+ID_SCHEME = "flowcore-id-1"
+
+
+def _canonical_value(value: Any, registry: Registry, order_free: bool) -> Any:
+    if isinstance(value, QuerySpec):
+        return {"query_id": query_id(value, registry)}
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | frozenset | set):
+        items = [_canonical_value(v, registry, False) for v in value]
+        if order_free or isinstance(value, frozenset | set):
+            items.sort(key=lambda item: json.dumps(item, sort_keys=True))
+        return items
+    if isinstance(value, dict):
+        return {str(k): _canonical_value(v, registry, False) for k, v in value.items()}
+    if attrs.has(type(value)):
+        return {
+            f.name: _canonical_value(
+                getattr(value, f.name), registry, bool(f.metadata.get("order_free"))
+            )
+            for f in attrs.fields(type(value))
+        }
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def canonical_form(spec: QuerySpec, registry: Registry) -> dict[str, Any]:
+    """Return the canonical JSON-ready form of ``spec`` used to compute its id."""
+    kind = registry.kind_of(spec)
+    form: dict[str, Any] = {
+        "id_scheme": ID_SCHEME,
+        "query_kind": spec.query_kind,
+        "kind_version": kind.version,
+    }
+    for field in attrs.fields(type(spec)):
+        form[field.name] = _canonical_value(
+            getattr(spec, field.name), registry, bool(field.metadata.get("order_free"))
+        )
+    return form
+
+
+def query_id(spec: QuerySpec, registry: Registry) -> str:
+    """Return the 32-hex id of ``spec``: stable across processes, new for any change."""
+    text = json.dumps(canonical_form(spec, registry), sort_keys=True, separators=(",", ":"))
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()

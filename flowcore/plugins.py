@@ -1,0 +1,134 @@
+"""Plugin discovery and the plugin manager factory.
+
+Built-in core plugins are listed in ``DEFAULT_PLUGINS`` and registered exactly as third-party
+ones; installed distributions are found through the entry-point group ``flowcore.plugins`` with
+stevedore. Nothing is loaded at import time: call ``build_plugin_manager`` or ``load_registry``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from stevedore import ExtensionManager
+
+from flowcore import hookspecs
+from flowcore.errors import PluginError
+from flowcore.registry import Registry
+from flowcore.settings import Settings
+
+__all__ = ["ENTRY_POINT_GROUP", "DEFAULT_PLUGINS", "build_plugin_manager", "load_registry"]
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "flowcore.plugins"
+#: Plugins of the core itself, registered before installed ones.
+DEFAULT_PLUGINS = ("flowcore.geography.plugin", "flowcore.cache.plugin")
+_CORE_DISTRIBUTION = "flowcore"
+
+
+def _distribution_of(entry_point: Any) -> str:
+    dist = getattr(entry_point, "dist", None)
+    if dist is not None and getattr(dist, "name", None):
+        return f"{dist.name} {dist.version}"
+    return f"entry point {entry_point.name!r}"
+
+
+def _discover(strict: bool) -> list[tuple[str, ModuleType]]:
+    """Import every ``flowcore.plugins`` entry point; log (or raise, when strict) failures."""
+
+    def on_failure(_manager: ExtensionManager, entry_point: Any, error: Exception) -> None:
+        distribution = _distribution_of(entry_point)
+        if strict:
+            raise PluginError(
+                f"plugin {entry_point.value} from {distribution} failed to load: {error}"
+            )
+        logger.error(
+            "skipping plugin %s from %s: it failed to load: %s",
+            entry_point.value,
+            distribution,
+            error,
+        )
+
+    manager = ExtensionManager(
+        namespace=ENTRY_POINT_GROUP,
+        invoke_on_load=False,
+        on_load_failure_callback=on_failure,
+    )
+    return [
+        (f"{_distribution_of(ext.entry_point)}:{ext.name}", ext.plugin)
+        for ext in manager.extensions
+    ]
+
+
+def build_plugin_manager(
+    settings: Settings | None = None,
+    *,
+    extra_plugins: Iterable[object] = (),
+    discover: bool = True,
+) -> pluggy.PluginManager:
+    """Build a plugin manager with the core plugins, installed plugins and ``extra_plugins``.
+
+    ``extra_plugins`` lets tests register throwaway plugin objects without installing them.
+    Raises PluginError when a plugin implements a hook that does not exist.
+    """
+    settings = settings or Settings.from_env()
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(
+            importlib.import_module(module_name), name=f"{_CORE_DISTRIBUTION}:{module_name}"
+        )
+    if discover:
+        for name, plugin in _discover(settings.strict_plugins):
+            if pm.is_registered(plugin):
+                continue
+            pm.register(plugin, name=name)
+    for index, plugin in enumerate(extra_plugins):
+        name = getattr(plugin, "__name__", None) or f"extra-plugin-{index}"
+        pm.register(plugin, name=f"{name}:{index}")
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PluginError(f"a plugin implements an unknown hook: {error}") from error
+    return pm
+
+
+def _owner(pm: pluggy.PluginManager, plugin: object) -> str:
+    """Return the distribution part of the name a plugin was registered under."""
+    name = pm.get_name(plugin) or repr(plugin)
+    return name.rsplit(":", 1)[0]
+
+
+def load_registry(pm: pluggy.PluginManager) -> Registry:
+    """Collect every plugin's query kinds, units and cache backends into a new registry.
+
+    Each hook implementation is called on its own so that a duplicate can name both
+    distributions. Raises PluginError on duplicates.
+    """
+    registry = Registry()
+    for impl in pm.hook.flowcore_register_aggregation_units.get_hookimpls():
+        impl.function(register=functools.partial(_add_unit, registry, _owner(pm, impl.plugin)))
+    for impl in pm.hook.flowcore_register_query_kinds.get_hookimpls():
+        impl.function(register=functools.partial(_add_kind, registry, _owner(pm, impl.plugin)))
+    for impl in pm.hook.flowcore_register_cache_backends.get_hookimpls():
+        owner = _owner(pm, impl.plugin)
+        impl.function(
+            register=lambda name, factory, owner=owner: registry.add_cache_backend(
+                name, factory, owner
+            )
+        )
+    return registry
+
+
+def _add_kind(registry: Registry, owner: str, kind: Any) -> None:
+    registry.add_kind(kind, owner)
+
+
+def _add_unit(registry: Registry, owner: str, unit: Any) -> None:
+    registry.add_unit(unit, owner)

@@ -1,0 +1,68 @@
+"""Settings of the core, read from environment variables with documented defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = ["Settings"]
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+@attrs.frozen
+class Settings:
+    """Tunable behaviour of the core; every field has an environment variable."""
+
+    #: Rows whose checked count is at or below this are dropped when results are redacted
+    #: (FlowKit releases only counts above 15). FLOWCORE_REDACTION_THRESHOLD.
+    redaction_threshold: int = 15
+    #: Queries computed at the same time by one process. FLOWCORE_MAX_WORKERS.
+    max_workers: int = 4
+    #: Nodes allowed in one spec tree (the query and every nested query). FLOWCORE_MAX_SPEC_NODES.
+    max_spec_nodes: int = 500
+    #: A plugin that fails to load stops start-up instead of being skipped. FLOWCORE_STRICT_PLUGINS.
+    strict_plugins: bool = False
+    #: Name of the cache backend driver. FLOWCORE_CACHE_BACKEND.
+    cache_backend: str = "postgresql"
+    #: Seconds between liveness heartbeats of an executor process. FLOWCORE_HEARTBEAT_SECONDS.
+    heartbeat_seconds: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables, falling back to the defaults."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            redaction_threshold=_env_int(
+                env, "FLOWCORE_REDACTION_THRESHOLD", defaults.redaction_threshold
+            ),
+            max_workers=_env_int(env, "FLOWCORE_MAX_WORKERS", defaults.max_workers),
+            max_spec_nodes=_env_int(env, "FLOWCORE_MAX_SPEC_NODES", defaults.max_spec_nodes),
+            strict_plugins=_env_bool(env, "FLOWCORE_STRICT_PLUGINS", defaults.strict_plugins),
+            cache_backend=env.get("FLOWCORE_CACHE_BACKEND") or defaults.cache_backend,
+            heartbeat_seconds=_env_int(
+                env, "FLOWCORE_HEARTBEAT_SECONDS", defaults.heartbeat_seconds
+            ),
+        )
