@@ -1,0 +1,170 @@
+"""Turning a validated spec into a planned query tree for the executor.
+
+Planning checks what only the database can tell (data on the requested dates, a stored
+subscriber subset, an existing mapping table) by building every query's SQL once with nested
+queries inlined, so a spec that cannot be computed fails before any work is queued.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, FromClause, MetaData, Select, Table, inspect
+
+from flowcore.errors import InvalidSpecError
+from flowcore.execution.plan import BuiltQuery, PlannedQuery
+from flowcore.kinds import UNIT_INDEX, QueryKind
+from flowcore.model.base import QuerySpec, iter_children, iter_tree
+from flowcore.model.converter import SpecConverter
+from flowcore.model.fields import SpatialFields
+from flowcore.model.identity import query_id
+from flowcore.registry import Registry
+from flowcore.sql.availability import Availability
+from flowcore.sql.context import BuildContext
+from flowcore.sql.sampling import apply_sampling
+
+__all__ = ["Planner", "cache_table_name"]
+
+
+def cache_table_name(query_id_: str) -> str:
+    """Return the cache table name of a query id (without the ``cache`` schema)."""
+    return f"x{query_id_}"
+
+
+class Planner:
+    """Builds PlannedQuery trees and inline SQL for specs of one registry and database."""
+
+    def __init__(
+        self, registry: Registry, converter: SpecConverter, engine: Engine, is_stored: Any
+    ) -> None:
+        self.registry = registry
+        self.converter = converter
+        self.engine = engine
+        #: Callable telling whether a query id is completed in the cache.
+        self._is_stored = is_stored
+
+    def plan(self, spec: QuerySpec) -> PlannedQuery:
+        """Validate ``spec`` against the database and return its planned query tree."""
+        with self.engine.connect() as connection:
+            availability = Availability.load(connection)
+            self._check_references(spec, connection)
+        self.inline_sql(spec, availability)
+        planned: dict[str, PlannedQuery] = {}
+        return self._plan_node(spec, availability, planned)
+
+    def _plan_node(
+        self, spec: QuerySpec, availability: Availability, planned: dict[str, PlannedQuery]
+    ) -> PlannedQuery:
+        identity = query_id(spec, self.registry)
+        if identity in planned:
+            return planned[identity]
+        kind = self.registry.kind_of(spec)
+        children = tuple(
+            self._plan_node(child, availability, planned) for _, child in iter_children(spec)
+        )
+        unique_children = tuple({c.query_id: c for c in children}.values())
+
+        def build() -> BuiltQuery:
+            context = BuildContext(
+                registry=self.registry, availability=availability, resolve=self._stored_result
+            )
+            query = self._build(kind, spec, context)
+            return BuiltQuery(
+                select=query,
+                reads=tuple(context.reads),
+                index_columns=self._index_columns(kind, spec),
+            )
+
+        node = PlannedQuery(
+            query_id=identity,
+            query_kind=kind.name,
+            spec=self.converter.unstructure(spec),
+            dependencies=unique_children,
+            build=build,
+        )
+        planned[identity] = node
+        return node
+
+    def inline_sql(self, spec: QuerySpec, availability: Availability | None = None) -> Select[Any]:
+        """Return the full SELECT of ``spec`` with every nested query inlined."""
+        if availability is None:
+            with self.engine.connect() as connection:
+                availability = Availability.load(connection)
+        return self._inline(spec, availability, "$")
+
+    def _inline(self, spec: QuerySpec, availability: Availability, path: str) -> Select[Any]:
+        paths = {id(child): path + relative for relative, child in iter_children(spec)}
+
+        def resolve(child: QuerySpec) -> FromClause:
+            child_path = paths.get(id(child), path)
+            return self._inline(child, availability, child_path).subquery()
+
+        context = BuildContext(
+            registry=self.registry, availability=availability, resolve=resolve, path=path
+        )
+        return self._build(self.registry.kind_of(spec), spec, context)
+
+    @staticmethod
+    def _build(kind: QueryKind, spec: QuerySpec, context: BuildContext) -> Select[Any]:
+        query = kind.build(spec, context)
+        return apply_sampling(query, getattr(spec, "sampling", None))
+
+    def _stored_result(self, spec: QuerySpec) -> FromClause:
+        name = cache_table_name(query_id(spec, self.registry))
+        return Table(name, MetaData(), schema="cache", autoload_with=self.engine)
+
+    def _index_columns(self, kind: QueryKind, spec: QuerySpec) -> tuple[tuple[str, ...], ...]:
+        unit_name = spec.spatial_unit()
+        unit_columns = self.registry.unit(unit_name).columns if unit_name else ()
+        groups: list[tuple[str, ...]] = []
+        for group in kind.index_columns:
+            expanded: list[str] = []
+            for name in group:
+                expanded.extend(unit_columns if name == UNIT_INDEX else (name,))
+            if expanded:
+                groups.append(tuple(expanded))
+        return tuple(groups)
+
+    def _check_references(self, spec: QuerySpec, connection: Any) -> None:
+        """Check subscriber subsets and mapping tables that specs refer to by name."""
+        problems: list[str] = []
+        inspector = inspect(connection)
+        for path, node in iter_tree(spec):
+            subset = getattr(node, "subscriber_subset", None)
+            if subset is not None and not self._is_stored(subset):
+                problems.append(
+                    f"{path}.subscriber_subset: {subset!r} is not the id of a completed query; "
+                    "run that query first"
+                )
+            if isinstance(node, SpatialFields):
+                problems.extend(self._check_mapping(path, node, inspector))
+        if problems:
+            raise InvalidSpecError(problems)
+
+    def _check_mapping(self, path: str, node: SpatialFields, inspector: Any) -> list[str]:
+        problems: list[str] = []
+        if node.geom_table is not None or node.geom_table_join_column is not None:
+            # NOTE: custom polygon tables are not supported yet; FlowKit clients send nulls.
+            problems.append(f"{path}.geom_table: custom geometry tables are not supported")
+        if node.mapping_table is None:
+            return problems
+        unit = self.registry.unit(node.aggregation_unit)
+        if not unit.polygons:
+            problems.append(
+                f"{path}.mapping_table: only admin units accept a mapping table, "
+                f"not {node.aggregation_unit!r}"
+            )
+            return problems
+        schema, _, name = node.mapping_table.rpartition(".")
+        level = node.aggregation_unit.removeprefix("admin")
+        needed = {"id", f"admin{level}pcod"}
+        if not inspector.has_table(name, schema=schema or None):
+            problems.append(f"{path}.mapping_table: table {node.mapping_table!r} does not exist")
+            return problems
+        columns = {c["name"] for c in inspector.get_columns(name, schema=schema or None)}
+        if not needed <= columns:
+            problems.append(
+                f"{path}.mapping_table: {node.mapping_table!r} needs the columns "
+                f"{', '.join(sorted(needed))}"
+            )
+        return problems

@@ -1,0 +1,65 @@
+"""Query results read back from the cache: streamed rows, column names, pandas and SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, Select
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Result", "CHUNK_ROWS"]
+
+#: Rows fetched per round trip when streaming a result.
+CHUNK_ROWS = 10_000
+
+
+class Result:
+    """The rows of one completed query, read lazily from its cache table in chunks."""
+
+    def __init__(
+        self, *, query_id: str, query_kind: str, engine: Engine, select: Select[Any], sql: str
+    ) -> None:
+        self.query_id = query_id
+        self.query_kind = query_kind
+        self._engine = engine
+        self._select = select
+        self._sql = sql
+        self.columns: list[str] = [c.name for c in select.selected_columns]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        """Stream the rows as tuples; memory stays bounded by the chunk size."""
+        with self._engine.connect() as connection:
+            rows = connection.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
+                self._select
+            )
+            for row in rows:
+                yield tuple(row)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Return every row as a list of tuples."""
+        return list(self)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """Return every row as a dict keyed by column name."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self]
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """Return the rows as a pandas DataFrame (needs the ``pandas`` extra)."""
+        try:
+            import pandas
+        except ImportError as error:
+            raise ImportError("to_pandas() needs pandas: pip install 'flowcore[pandas]'") from error
+        return pandas.DataFrame.from_records(self.rows(), columns=self.columns)
+
+    def sql(self) -> str:
+        """Return the SQL that computed this result, with nested queries inlined."""
+        return self._sql
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"<Result {self.query_kind} {self.query_id} columns={self.columns}>"

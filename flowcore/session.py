@@ -1,0 +1,182 @@
+"""The Python API: connect to FlowDB, run query specs, read results.
+
+import flowcore
+
+with flowcore.connect() as session:
+    result = session.run({"query_kind": "daily_location", "date": "2016-01-01",
+                          "method": "last", "aggregation_unit": "admin3"})
+    print(result.to_pandas())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pluggy
+from sqlalchemy import Engine, MetaData, Select, Table, create_engine, select
+from sqlalchemy.dialects import postgresql
+
+from flowcore.errors import QueryCancelledError, QueryFailedError, QueryNotFoundError
+from flowcore.execution.executor import Executor
+from flowcore.execution.plan import PlannedQuery
+from flowcore.model.base import QuerySpec
+from flowcore.model.converter import SpecConverter
+from flowcore.model.identity import query_id
+from flowcore.model.scopes import required_scopes
+from flowcore.planner import Planner, cache_table_name
+from flowcore.plugins import build_plugin_manager, load_registry
+from flowcore.registry import Registry
+from flowcore.result import Result
+from flowcore.settings import Settings
+
+__all__ = ["Session", "connect", "create_flowdb_engine"]
+
+Spec = QuerySpec | Mapping[str, Any]
+
+
+def create_flowdb_engine(dsn: str) -> Engine:
+    """Create a SQLAlchemy engine on FlowDB whose sessions compute dates in UTC."""
+    from flowdb.config import sqlalchemy_url
+
+    return create_engine(
+        sqlalchemy_url(dsn),
+        connect_args={"options": "-c timezone=UTC"},
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
+
+
+def connect(
+    dsn: str | None = None,
+    *,
+    settings: Settings | None = None,
+    plugins: Iterable[object] = (),
+) -> Session:
+    """Open a session on FlowDB: ``dsn``, else the configured one, else the local cluster."""
+    from flowdb.config import resolve_dsn
+
+    settings = settings or Settings.from_env()
+    engine = create_flowdb_engine(resolve_dsn(dsn))
+    pm = build_plugin_manager(settings, extra_plugins=plugins)
+    return Session(engine=engine, settings=settings, plugin_manager=pm)
+
+
+class Session:
+    """A connection to FlowDB with the installed query kinds and a running executor."""
+
+    def __init__(
+        self, *, engine: Engine, settings: Settings, plugin_manager: pluggy.PluginManager
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.plugin_manager = plugin_manager
+        self.registry: Registry = load_registry(plugin_manager)
+        self.converter = SpecConverter(self.registry, max_spec_nodes=settings.max_spec_nodes)
+        backend_factory = self.registry.cache_backends[settings.cache_backend]
+        self.cache = backend_factory(engine=engine, settings=settings)
+        self.executor = Executor(engine, self.cache, settings, hook=plugin_manager.hook)
+        self.executor.start()
+        self.planner = Planner(
+            self.registry,
+            self.converter,
+            engine,
+            is_stored=lambda qid: self.executor.state(qid) == "completed",
+        )
+
+    # -- specs ---------------------------------------------------------------------------
+
+    def spec(self, data: Spec) -> QuerySpec:
+        """Return the validated spec for JSON data (or the spec itself)."""
+        return self.converter.structure(data)
+
+    def query_id(self, data: Spec) -> str:
+        """Return the query id of a spec without running it."""
+        return query_id(self.spec(data), self.registry)
+
+    def scopes(self, data: Spec) -> frozenset[str]:
+        """Return the permission scopes the spec tree needs."""
+        return required_scopes(self.spec(data))
+
+    def plan(self, data: Spec) -> PlannedQuery:
+        """Validate a spec against the database and return its planned query tree."""
+        return self.planner.plan(self.spec(data))
+
+    def sql(self, data: Spec) -> str:
+        """Return the SQL of a spec with nested queries inlined, values shown as literals."""
+        statement = self.planner.inline_sql(self.spec(data))
+        return _display_sql(statement)
+
+    # -- running -------------------------------------------------------------------------
+
+    def submit(self, data: Spec) -> str:
+        """Queue a spec (and the nested queries it needs) and return its query id at once."""
+        return self.executor.submit(self.plan(data))
+
+    def run(self, data: Spec, *, redact: bool = False, timeout: float | None = None) -> Result:
+        """Compute a spec (or reuse its cached result) and return the result.
+
+        ``redact=True`` applies the kind's release rule with the configured threshold, as the
+        HTTP API always does; by default the raw rows are returned.
+        """
+        spec = self.spec(data)
+        identity = self.executor.submit(self.planner.plan(spec))
+        state = self.executor.wait(identity, timeout=timeout)
+        if state == "errored":
+            raise QueryFailedError(identity, self.executor.error(identity) or "unknown error")
+        if state == "cancelled":
+            raise QueryCancelledError(identity)
+        if state != "completed":
+            raise TimeoutError(f"query {identity} is still {state} after {timeout} s")
+        return self._result(identity, spec, redact=redact)
+
+    def result(self, query_id_: str, *, redact: bool = False) -> Result:
+        """Return the result of a completed query by id."""
+        stored = self.executor.spec(query_id_)
+        if stored is None:
+            raise QueryNotFoundError(query_id_)
+        return self._result(query_id_, self.spec(stored), redact=redact)
+
+    def release_select(self, query_id_: str, query_kind: str, *, redact: bool) -> Select[Any]:
+        """Return the SELECT over a stored result that releases it (redacted on request)."""
+        table = Table(
+            cache_table_name(query_id_), MetaData(), schema="cache", autoload_with=self.engine
+        )
+        kind = self.registry.kind(query_kind)
+        if redact and kind.redactor is not None:
+            return kind.redactor(table, self.settings.redaction_threshold)
+        return select(*(c for c in table.c if not c.name.startswith("_")))
+
+    def _result(self, identity: str, spec: QuerySpec, *, redact: bool) -> Result:
+        if self.executor.state(identity) != "completed":
+            raise QueryNotFoundError(identity)
+        statement = self.release_select(identity, spec.query_kind, redact=redact)
+        self.cache.touch(identity)
+        return Result(
+            query_id=identity,
+            query_kind=spec.query_kind,
+            engine=self.engine,
+            select=statement,
+            sql=self.sql(spec),
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the executor and release the database connections."""
+        self.executor.stop()
+        self.engine.dispose()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _display_sql(statement: Select[Any]) -> str:
+    """Render SQL for people to read: placeholders, then the parameter values as a comment."""
+    compiled = statement.compile(dialect=postgresql.dialect())
+    parameters = ", ".join(f"{name}={value!r}" for name, value in compiled.params.items())
+    return f"{compiled}\n-- parameters: {parameters}"

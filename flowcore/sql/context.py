@@ -1,0 +1,253 @@
+"""The build context: what query builders compose their SELECTs from.
+
+A builder asks the context for events (of chosen types, in a half-open date range, with the hour
+window, direction and subscriber subset applied), for those events located at an aggregation
+unit, and for the results of nested queries. Every value is a bound parameter; identifiers come
+only from the declared tables in ``flowcore.sql.tables``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    FromClause,
+    Select,
+    and_,
+    cast,
+    column,
+    extract,
+    false,
+    literal,
+    null,
+    or_,
+    select,
+    table,
+    union_all,
+)
+from sqlalchemy.sql import ColumnElement
+
+from flowcore.errors import InvalidSpecError, MissingDataError
+from flowcore.execution.plan import EventRead
+from flowcore.geography.units import AggregationUnit
+from flowcore.model.base import QuerySpec
+from flowcore.model.fields import Hours, SpatialFields
+from flowcore.registry import Registry
+from flowcore.sql.availability import Availability
+from flowcore.sql.tables import EVENT_TABLES
+
+__all__ = ["BuildContext", "EVENT_COLUMNS"]
+
+#: Columns every located or plain event select has, whatever the event type.
+EVENT_COLUMNS = ("subscriber", "datetime", "location_id")
+
+
+def hours_filter(datetime_column: Any, hours: Hours | None) -> ColumnElement[bool] | None:
+    """Return the hour-of-day predicate of ``hours`` (half-open, wrapping midnight), or None."""
+    if hours is None:
+        return None
+    hour = extract("hour", datetime_column)
+    start, end = hours.start_hour, hours.end_hour
+    if start == end:
+        return false()
+    if start < end:
+        return and_(hour >= start, hour < end)
+    return or_(hour < end, hour >= start)
+
+
+class BuildContext:
+    """Per-query helper handed to builders; records which event data the query reads.
+
+    ``resolve`` turns a nested spec into a FROM clause: the nested query's cache table when the
+    query runs, or its inline SQL when the query is only being validated or shown.
+    """
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        availability: Availability,
+        resolve: Callable[[QuerySpec], FromClause],
+        path: str = "$",
+    ) -> None:
+        self.registry = registry
+        self.availability = availability
+        self._resolve = resolve
+        self.path = path
+        self.reads: list[EventRead] = []
+
+    # -- nested queries ------------------------------------------------------------------
+
+    def result_of(self, spec: QuerySpec) -> FromClause:
+        """Return the rows of a nested query (its cache table once it is stored)."""
+        return self._resolve(spec)
+
+    # -- events --------------------------------------------------------------------------
+
+    def event_types(self, requested: Sequence[str] | None) -> tuple[str, ...]:
+        """Return the event types a spec reads: its own list, or the FlowDB default."""
+        return tuple(requested) if requested else self.availability.default_event_types
+
+    def events(
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        event_types: Sequence[str] | None = None,
+        hours: Hours | None = None,
+        direction: str = "both",
+        subscriber_subset: str | None = None,
+        columns: Iterable[str] = (),
+        field: str = "",
+    ) -> Select[Any]:
+        """Return event rows in ``[start, end)`` as ``subscriber, datetime, location_id, ...``.
+
+        ``columns`` adds event columns by their FlowDB names (``outgoing``, ``id``,
+        ``msisdn_counterpart``, ``tac``, ``duration``...); a table without one gives NULL.
+        Event types with no ingested day in the range are skipped; if none remains, the spec
+        cannot be computed and MissingDataError names the range. ``field`` prefixes the JSON
+        path used in error messages.
+        """
+        extra = [c for c in columns if c not in EVENT_COLUMNS]
+        types = self.event_types(event_types)
+        if direction != "both":
+            missing = [t for t in types if "outgoing" not in EVENT_TABLES[t].c]
+            if missing:
+                raise InvalidSpecError(
+                    [
+                        f"{self.path}{field}.direction: {direction!r} needs event types with an "
+                        f"outgoing column (calls, sms); {', '.join(missing)} have none"
+                    ]
+                )
+        selects = []
+        for event_type in types:
+            days = self.availability.days_with_data(event_type, start, end)
+            if not days:
+                continue
+            self.reads.append(EventRead(event_type, start.date(), _ceil_date(end)))
+            selects.append(
+                self._event_select(
+                    event_type, start, end, hours, direction, subscriber_subset, extra
+                )
+            )
+        if not selects:
+            raise MissingDataError(
+                [
+                    f"{self.path}{field}: no {', '.join(types) or 'event'} data between "
+                    f"{start.isoformat()} and {end.isoformat()}; see the available dates"
+                ]
+            )
+        if len(selects) == 1:
+            return selects[0]
+        return select(union_all(*selects).subquery("events"))
+
+    def _event_select(
+        self,
+        event_type: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        hours: Hours | None,
+        direction: str,
+        subscriber_subset: str | None,
+        extra: Sequence[str],
+    ) -> Select[Any]:
+        events = EVENT_TABLES[event_type]
+        # Bounds are compared as UTC timestamps so PostgreSQL prunes the day partitions.
+        conditions: list[ColumnElement[bool]] = [
+            events.c.datetime >= literal(start.replace(tzinfo=dt.UTC)),
+            events.c.datetime < literal(end.replace(tzinfo=dt.UTC)),
+        ]
+        window = hours_filter(events.c.datetime, hours)
+        if window is not None:
+            conditions.append(window)
+        if direction == "out":
+            conditions.append(events.c.outgoing.is_(True))
+        elif direction == "in":
+            conditions.append(events.c.outgoing.is_(False))
+        if subscriber_subset is not None:
+            subset = self.registry_subset(subscriber_subset)
+            conditions.append(events.c.msisdn.in_(select(subset.c.subscriber)))
+        output = [
+            events.c.msisdn.label("subscriber"),
+            events.c.datetime.label("datetime"),
+            events.c.location_id.label("location_id"),
+        ]
+        for name in extra:
+            output.append(events.c[name].label(name) if name in events.c else null().label(name))
+        return select(*output).where(*conditions)
+
+    def registry_subset(self, query_id: str) -> FromClause:
+        """Return the stored result used as a subscriber subset."""
+        return table(f"x{query_id}", column("subscriber"), schema="cache")
+
+    # -- locating events -----------------------------------------------------------------
+
+    def unit(self, spatial: SpatialFields | str) -> AggregationUnit:
+        """Return the aggregation unit named by a spec's spatial fields (or by name)."""
+        name = spatial if isinstance(spatial, str) else spatial.aggregation_unit
+        return self.registry.unit(name)
+
+    def unit_columns(self, spatial: SpatialFields | str) -> tuple[str, ...]:
+        """Return the output column names of a spec's aggregation unit, e.g. ``("pcod",)``."""
+        return self.unit(spatial).columns
+
+    def locate(self, events: Select[Any], spatial: SpatialFields | str) -> Select[Any]:
+        """Join events to the spatial unit of their cell version on the event's date.
+
+        The join is inner: events at unknown cells, at cells not in service that day, or at
+        points outside every polygon are dropped and never form a null-region row.
+        """
+        unit = self.unit(spatial)
+        source = events.subquery("located_events")
+        spatial_fields = None if isinstance(spatial, str) else spatial
+        kept = [c for c in source.c if c.name not in unit.columns]
+        if unit.mapping is None:
+            return select(
+                *kept, *(source.c[name] for name in unit.columns if name in source.c)
+            ).where(source.c.location_id.is_not(None), source.c.location_id != "")
+        mapping = unit.mapping(spatial_fields).cte(f"cell_to_{unit.name.replace('-', '_')}")
+        event_day = cast(source.c.datetime, Date)
+        on = and_(
+            mapping.c._cell_id == source.c.location_id,
+            or_(mapping.c._valid_from.is_(None), mapping.c._valid_from <= event_day),
+            or_(mapping.c._valid_to.is_(None), event_day <= mapping.c._valid_to),
+        )
+        return select(*kept, *(mapping.c[name] for name in unit.columns)).join_from(
+            source, mapping, on
+        )
+
+    def located_events(
+        self,
+        spec: Any,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        columns: Iterable[str] = (),
+        direction: str | None = None,
+        hours: Hours | None | bool = True,
+    ) -> Select[Any]:
+        """Return a spec's events in ``[start, end)`` located at its aggregation unit.
+
+        Reads ``event_types``, ``subscriber_subset``, ``hours`` and ``direction`` from the spec
+        when it has them; pass ``hours=None`` to ignore the spec's hour window.
+        """
+        window = getattr(spec, "hours", None) if hours is True else hours
+        events = self.events(
+            start=start,
+            end=end,
+            event_types=getattr(spec, "event_types", None),
+            hours=window if isinstance(window, Hours) else None,
+            direction=direction or getattr(spec, "direction", "both") or "both",
+            subscriber_subset=getattr(spec, "subscriber_subset", None),
+            columns=columns,
+        )
+        return self.locate(events, spec)
+
+
+def _ceil_date(moment: dt.datetime) -> dt.date:
+    """Return the first calendar day not touched by ``[.., moment)``."""
+    day = moment.date()
+    return day if moment == dt.datetime.combine(day, dt.time()) else day + dt.timedelta(days=1)
