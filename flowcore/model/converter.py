@@ -27,7 +27,14 @@ __all__ = ["SpecConverter", "count_query_nodes"]
 
 
 class _FieldError(ValueError):
-    """A validation failure whose message is already fit for the user."""
+    """A validation failure whose message is already fit for the user.
+
+    ``subpath`` extends the JSON path of the value that failed (e.g. ``.query_kind``).
+    """
+
+    def __init__(self, message: str, subpath: str = "") -> None:
+        super().__init__(message)
+        self.subpath = subpath
 
 
 def _describe(value: Any) -> str:
@@ -214,10 +221,10 @@ class SpecConverter:
         candidates = self.registry.implementations(members)
         allowed = ", ".join(k.name for k in candidates) or "(none installed)"
         if kind_name is None:
-            raise _FieldError(f"missing query_kind; expected one of {allowed}")
+            raise _FieldError(f"missing required field; expected one of {allowed}", ".query_kind")
         kind = next((k for k in candidates if k.name == kind_name), None)
         if kind is None:
-            raise _FieldError(f"query_kind {_describe(kind_name)} is not one of {allowed}")
+            raise _FieldError(f"{_describe(kind_name)} is not one of {allowed}", ".query_kind")
         body = {k: v for k, v in value.items() if k != "query_kind"}
         return typing.cast(QuerySpec, self._structure_plain_attrs(body, kind.spec))
 
@@ -243,7 +250,7 @@ class SpecConverter:
         try:
             return self._structure_nested_spec(data, target)
         except (ClassValidationError, IterableValidationError, _FieldError, ValueError) as error:
-            raise InvalidSpecError(_flatten(error, "$"), data) from None
+            raise InvalidSpecError(sorted(_flatten(error, "$")), data) from None
         except RecursionError:
             raise InvalidSpecError(["$: the spec is nested too deeply"], data) from None
 
@@ -289,7 +296,9 @@ def _flatten(error: BaseException, path: str) -> list[str]:
         return [f"{path}.{key}: unknown field" for key in sorted(error.extra_fields)]
     if isinstance(error, KeyError):
         return [f"{path}: missing required field"]
-    if isinstance(error, _FieldError | ValueError | TypeError):
+    if isinstance(error, _FieldError):
+        return [f"{path}{error.subpath}: {error}"]
+    if isinstance(error, ValueError | TypeError):
         message = str(error)
         if isinstance(error, TypeError) and "missing" in message and "argument" in message:
             return [f"{path}: {message.split(':', 1)[-1].strip()}"]

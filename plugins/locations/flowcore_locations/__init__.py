@@ -1,0 +1,1 @@
+"""flowcore query kinds for where subscribers are: daily, modal and home locations."""

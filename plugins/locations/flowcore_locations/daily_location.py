@@ -1,0 +1,95 @@
+"""``daily_location``: each subscriber's location on one day, by their last or most common event.
+
+Tie rules (documented, deterministic on every run and after a cache reset):
+
+* ``last``: the location of the latest event of the day ``[date, date + 1 day)``; events at the
+  identical latest time in different places resolve to the smallest unit value (for example the
+  lowest ``pcod``, or the lowest ``lon`` then ``lat``).
+* ``most-common``: the location with the most events; ties go to the location whose latest
+  event is most recent, then to the smallest unit value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal
+
+import attrs
+from sqlalchemy import Select, func, select
+
+from flowcore.kinds import UNIT_INDEX, QueryKind
+from flowcore.model.base import SubscriberLocations
+from flowcore.model.fields import EventFilters, Sampling, SpatialFields
+from flowcore.sql.context import BuildContext
+
+__all__ = ["DailyLocation", "build_daily_location", "KIND"]
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+@attrs.frozen(kw_only=True)
+class DailyLocation(SubscriberLocations, SpatialFields, EventFilters):
+    """Where each subscriber was on one day."""
+
+    query_kind: ClassVar[str] = "daily_location"
+    description: ClassVar[str] = "Each subscriber's location on one day (last or most common)."
+
+    date: dt.datetime
+    method: Literal["last", "most-common"]
+    sampling: Sampling | None = None
+
+
+def build_daily_location(spec: DailyLocation, context: BuildContext) -> Select[Any]:
+    """Select ``subscriber`` and the unit columns of each subscriber's location that day."""
+    events = context.located_events(spec, start=spec.date, end=spec.date + ONE_DAY).subquery()
+    unit = context.unit_columns(spec)
+    if spec.method == "last":
+        return last_location(events, unit)
+    return most_common_location(events, unit)
+
+
+def last_location(events: Any, unit: tuple[str, ...]) -> Select[Any]:
+    """Select each subscriber's location at their latest event (ties: smallest unit value)."""
+    unit_columns = [events.c[name] for name in unit]
+    return (
+        select(events.c.subscriber, *unit_columns)
+        .distinct(events.c.subscriber)
+        .order_by(events.c.subscriber, events.c.datetime.desc(), *unit_columns)
+    )
+
+
+def most_common_location(events: Any, unit: tuple[str, ...]) -> Select[Any]:
+    """Select each subscriber's location with most events (ties: latest event, then smallest)."""
+    unit_columns = [events.c[name] for name in unit]
+    counts = (
+        select(
+            events.c.subscriber,
+            *unit_columns,
+            func.count().label("event_count"),
+            func.max(events.c.datetime).label("latest"),
+        )
+        .group_by(events.c.subscriber, *unit_columns)
+        .subquery("location_counts")
+    )
+    counted_unit = [counts.c[name] for name in unit]
+    return (
+        select(counts.c.subscriber, *counted_unit)
+        .distinct(counts.c.subscriber)
+        .order_by(
+            counts.c.subscriber, counts.c.event_count.desc(), counts.c.latest.desc(), *counted_unit
+        )
+    )
+
+
+KIND = QueryKind(
+    spec=DailyLocation,
+    build=build_daily_location,
+    version="1",
+    index_columns=(("subscriber",), (UNIT_INDEX,)),
+    example={
+        "query_kind": "daily_location",
+        "date": "2016-01-01",
+        "method": "last",
+        "aggregation_unit": "admin3",
+    },
+)
