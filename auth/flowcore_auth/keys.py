@@ -51,7 +51,7 @@ def load_public_key(text: str | bytes, *, source: str = PUBLIC_KEY_VARIABLE) -> 
     )
     if not isinstance(key, RSAPublicKey):
         raise KeyLoadError(
-            f"{source} holds a {_key_type_name(key)} public key; RS256 needs an RSA public key"
+            f"{source} holds a key of type {_key_type_name(key)}, but RS256 needs an RSA public key"
         )
     _check_key_size(key.key_size, source)
     return key
@@ -82,7 +82,8 @@ def load_private_key(text: str | bytes, *, source: str = PRIVATE_KEY_VARIABLE) -
     key = _load_pem_or_base64_pem(text, load, source=source, kind="private key")
     if not isinstance(key, RSAPrivateKey):
         raise KeyLoadError(
-            f"{source} holds a {_key_type_name(key)} private key; RS256 needs an RSA private key"
+            f"{source} holds a key of type {_key_type_name(key)}, "
+            "but RS256 needs an RSA private key"
         )
     _check_key_size(key.key_size, source)
     return key
@@ -166,4 +167,5 @@ def _check_key_size(key_size: int, source: str) -> None:
 
 
 def _key_type_name(key: object) -> str:
-    return type(key).__name__.removeprefix("_").replace("PublicKey", "").replace("PrivateKey", "")
+    # cryptography's class names, such as ECPublicKey or Ed25519PrivateKey.
+    return type(key).__name__.removeprefix("_")
