@@ -1,0 +1,36 @@
+"""``flowcore plugins``: list installed plugin distributions, their query kinds and units."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["plugins"]
+
+
+@click.command()
+def plugins() -> None:
+    """List plugin distributions with their versions, query kinds and aggregation units."""
+    from flowcore.plugins import build_plugin_manager, load_registry
+
+    registry = load_registry(build_plugin_manager())
+    table = Table(title="flowcore plugins")
+    table.add_column("distribution")
+    table.add_column("query kinds")
+    table.add_column("aggregation units")
+    owners = sorted(
+        {k.distribution for k in registry.kinds.values()}
+        | {u.distribution for u in registry.units.values()}
+    )
+    for owner in owners:
+        kinds = sorted(
+            f"{k.name}{' *' if k.top_level else ''}"
+            for k in registry.kinds.values()
+            if k.distribution == owner
+        )
+        units = sorted(u.name for u in registry.units.values() if u.distribution == owner)
+        table.add_row(owner, "\n".join(kinds) or "-", ", ".join(units) or "-")
+    console = Console()
+    console.print(table)
+    console.print("* top-level kinds: accepted at the top of an HTTP API request")
