@@ -28,7 +28,7 @@ __all__ = ["ALL_SCOPES_ROLE", "PRIVATE_KEY_FILENAME", "PUBLIC_KEY_FILENAME", "to
 #: File names that ``keygen`` writes into its output folder.
 PRIVATE_KEY_FILENAME = "jwt-signing-key.pem"
 PUBLIC_KEY_FILENAME = "jwt-signing-key.pub.pem"
-#: Role that holds every scope in a token issued with ``--all-scopes`` (FlowKit's name for it).
+#: Role that contains every scope in a token issued with ``--all-scopes`` (FlowKit's name for it).
 ALL_SCOPES_ROLE = "universal_role"
 
 

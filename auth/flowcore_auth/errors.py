@@ -8,7 +8,7 @@ __all__ = ["AuthenticationError", "KeyLoadError", "PermissionDeniedError"]
 
 
 class AuthenticationError(FlowcoreError):
-    """The request carries no valid token; the server answers 401 with ``message``.
+    """The request carries no valid token; the server responds with 401 and ``message``.
 
     The message is short, safe to return to the caller, and never contains the token.
     """

@@ -42,7 +42,7 @@ _log = logging.getLogger(__name__)
 
 
 def is_allowed(identity: Identity, actions: Iterable[str], scopes: Iterable[str]) -> bool:
-    """Check whether one of the identity's roles holds one of ``actions`` and all ``scopes``.
+    """Check whether one of the identity's roles contains one of ``actions`` and all ``scopes``.
 
     ``actions`` are alternatives (polling passes ``{"run", "get_result"}``) and must name at
     least one. ``scopes`` are the triplets the request needs and may be empty.

@@ -17,7 +17,7 @@ def _freeze_roles(roles: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[
 
 @attrs.frozen
 class Identity:
-    """Who sent a request and the scopes each of their roles holds, read from a verified token."""
+    """Caller of a request as read from a verified token: the user name and each role's scopes."""
 
     #: The token's ``sub`` claim: the user name.
     subject: str

@@ -51,7 +51,8 @@ def load_public_key(text: str | bytes, *, source: str = PUBLIC_KEY_VARIABLE) -> 
     )
     if not isinstance(key, RSAPublicKey):
         raise KeyLoadError(
-            f"{source} holds a key of type {_key_type_name(key)}, but RS256 needs an RSA public key"
+            f"{source} contains a key of type {_key_type_name(key)}, "
+            "but RS256 needs an RSA public key"
         )
     _check_key_size(key.key_size, source)
     return key
@@ -82,7 +83,7 @@ def load_private_key(text: str | bytes, *, source: str = PRIVATE_KEY_VARIABLE) -
     key = _load_pem_or_base64_pem(text, load, source=source, kind="private key")
     if not isinstance(key, RSAPrivateKey):
         raise KeyLoadError(
-            f"{source} holds a key of type {_key_type_name(key)}, "
+            f"{source} contains a key of type {_key_type_name(key)}, "
             "but RS256 needs an RSA private key"
         )
     _check_key_size(key.key_size, source)
@@ -140,7 +141,7 @@ def _load_pem_or_base64_pem(
 
     if encrypted:
         raise KeyLoadError(
-            f"{source} holds an encrypted {kind}; provide it without a password "
+            f"{source} contains an encrypted {kind}; provide it without a password "
             "(for example 'openssl pkey -in KEY -out PLAIN')"
         )
     raise KeyLoadError(
@@ -161,7 +162,7 @@ def _base64_decode(data: bytes) -> bytes | None:
 def _check_key_size(key_size: int, source: str) -> None:
     if key_size < MINIMUM_RSA_KEY_SIZE:
         raise KeyLoadError(
-            f"{source} holds a {key_size}-bit RSA key; at least "
+            f"{source} contains a {key_size}-bit RSA key; at least "
             f"{MINIMUM_RSA_KEY_SIZE} bits are required"
         )
 

@@ -29,7 +29,7 @@ __all__ = [
 
 #: RSA modulus size, in bits, of generated keys (NIST's recommendation for use past 2030).
 DEFAULT_KEY_SIZE = 3072
-#: How long an issued token stays valid unless told otherwise.
+#: Validity period of an issued token when the caller gives none.
 DEFAULT_LIFETIME = timedelta(hours=1)
 
 _LIFETIME_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

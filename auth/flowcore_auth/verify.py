@@ -110,7 +110,7 @@ class TokenVerifier:
                 leeway=self._leeway_seconds,
                 options={
                     "require": _REQUIRED_CLAIMS,
-                    # Tokens may carry a list of audiences; only the plain string is accepted.
+                    # A list of audiences is rejected even when it contains ours.
                     "strict_aud": True,
                     # "iat" is informational: expiry and "nbf" already bound the validity.
                     "verify_iat": False,

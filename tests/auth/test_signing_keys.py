@@ -113,7 +113,8 @@ def test_public_key_not_rsa() -> None:
         load_public_key(ec_pem)
 
     assert str(raised.value) == (
-        "PUBLIC_JWT_SIGNING_KEY holds a key of type ECPublicKey, but RS256 needs an RSA public key"
+        "PUBLIC_JWT_SIGNING_KEY contains a key of type ECPublicKey, "
+        "but RS256 needs an RSA public key"
     )
 
 
@@ -124,7 +125,7 @@ def test_public_key_too_short() -> None:
         load_public_key(public_key_to_pem(short_key.public_key()), source="the test key")
 
     assert str(raised.value) == (
-        "the test key holds a 1024-bit RSA key; at least 2048 bits are required"
+        "the test key contains a 1024-bit RSA key; at least 2048 bits are required"
     )
 
 
@@ -161,7 +162,7 @@ def test_private_key_encrypted_rejected(key_pair: tuple[str, str]) -> None:
     with pytest.raises(KeyLoadError) as raised:
         load_private_key(encrypted, source="the test key")
 
-    assert str(raised.value).startswith("the test key holds an encrypted private key;")
+    assert str(raised.value).startswith("the test key contains an encrypted private key;")
 
 
 def test_private_key_public_pem_rejected(key_pair: tuple[str, str]) -> None:

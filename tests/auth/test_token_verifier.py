@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import jwt
 import pytest
-from auth_helpers import AUDIENCE, json_segment, sign
+from auth_helpers import AUDIENCE, b64url, json_segment, sign
 from flowcore_auth import (
     AuthenticationError,
     KeyLoadError,
@@ -24,6 +24,8 @@ from flowcore_auth import (
     issue_token,
 )
 from flowcore_auth.verify import DEFAULT_LEEWAY_SECONDS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 _REMOVE = object()
 
@@ -431,3 +433,38 @@ def test_expiry_beyond_year_9999(verifier: TokenVerifier, private_pem: str) -> N
     identity = verifier.verify(bearer(sign(claims(exp=10**15), private_pem)))
 
     assert identity.expires_at == datetime.max.replace(tzinfo=UTC)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=st.dictionaries(st.text(), json_values), payload=json_values, signature=st.binary())
+def test_verify_random_tokens_fail_cleanly(
+    key_pair: tuple[str, str], header: dict[str, Any], payload: object, signature: bytes
+) -> None:
+    verifier = TokenVerifier(key_pair[1], AUDIENCE)
+    token = ".".join(
+        [
+            b64url(json.dumps(header).encode("utf-8")),
+            b64url(json.dumps(payload).encode("utf-8")),
+            b64url(signature),
+        ]
+    )
+
+    # Whatever the content, an unsigned token ends in AuthenticationError and nothing else.
+    with pytest.raises(AuthenticationError):
+        verifier.verify(bearer(token))
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=st.text(max_size=300))
+def test_verify_random_headers_fail_cleanly(key_pair: tuple[str, str], header: str) -> None:
+    verifier = TokenVerifier(key_pair[1], AUDIENCE)
+
+    with pytest.raises(AuthenticationError):
+        verifier.verify(header)
