@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
 import logging
 from collections.abc import Iterable
 from types import ModuleType
@@ -33,9 +34,13 @@ _CORE_DISTRIBUTION = "flowcore"
 
 
 def _distribution_of(entry_point: Any) -> str:
-    dist = getattr(entry_point, "dist", None)
-    if dist is not None and getattr(dist, "name", None):
-        return f"{dist.name} {dist.version}"
+    """Return ``"<distribution> <version>"`` for an entry point, or a description of it."""
+    # stevedore caches entry points without their distribution, so look it up again.
+    for candidate in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if candidate.name == entry_point.name and candidate.value == entry_point.value:
+            dist = candidate.dist
+            if dist is not None:
+                return f"{dist.name} {dist.version}"
     return f"entry point {entry_point.name!r}"
 
 

@@ -38,11 +38,12 @@ class _FieldError(ValueError):
 
 
 def _describe(value: Any) -> str:
-    return (
-        repr(value)
-        if isinstance(value, str | int | float | bool) or value is None
-        else type(value).__name__
-    )
+    """Name a JSON value in a message: its repr for scalars, ``null``, or its type."""
+    if value is None:
+        return "null"
+    if isinstance(value, str | int | float | bool):
+        return repr(value)
+    return type(value).__name__
 
 
 def _strict_int(value: Any, _: type) -> int:
