@@ -12,7 +12,6 @@ import importlib
 import importlib.metadata
 import logging
 from collections.abc import Iterable
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -44,10 +43,10 @@ def _distribution_of(entry_point: Any) -> str:
     return f"entry point {entry_point.name!r}"
 
 
-def _discover(strict: bool) -> list[tuple[str, ModuleType]]:
+def _discover(strict: bool) -> list[tuple[str, object]]:
     """Import every ``flowcore.plugins`` entry point; log (or raise, when strict) failures."""
 
-    def on_failure(_manager: ExtensionManager, entry_point: Any, error: Exception) -> None:
+    def on_failure(_manager: Any, entry_point: Any, error: BaseException) -> None:
         distribution = _distribution_of(entry_point)
         if strict:
             raise PluginError(
@@ -60,7 +59,7 @@ def _discover(strict: bool) -> list[tuple[str, ModuleType]]:
             error,
         )
 
-    manager = ExtensionManager(
+    manager: ExtensionManager[Any] = ExtensionManager(
         namespace=ENTRY_POINT_GROUP,
         invoke_on_load=False,
         on_load_failure_callback=on_failure,

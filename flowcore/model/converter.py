@@ -283,13 +283,13 @@ def _flatten(error: BaseException, path: str) -> list[str]:
     if isinstance(error, ClassValidationError | IterableValidationError):
         lines: list[str] = []
         if isinstance(error, ClassValidationError):
-            with_notes, without = error.group_exceptions()
-            for exc, note in with_notes:
-                lines.extend(_flatten(exc, f"{path}.{note.name}"))
+            by_attribute, without = error.group_exceptions()
+            for exc, attribute_note in by_attribute:
+                lines.extend(_flatten(exc, f"{path}.{attribute_note.name}"))
         else:
-            with_notes, without = error.group_exceptions()
-            for exc, note in with_notes:
-                lines.extend(_flatten(exc, f"{path}[{note.index}]"))
+            by_index, without = error.group_exceptions()
+            for exc, index_note in by_index:
+                lines.extend(_flatten(exc, f"{path}[{index_note.index}]"))
         for exc in without:
             lines.extend(_flatten(exc, path))
         return lines
