@@ -20,7 +20,8 @@ Builder = Callable[[Any, "BuildContext"], Select[Any]]
 #: A redactor wraps a stored result (its cache table) into the SELECT that is released.
 Redactor = Callable[[FromClause, int], Select[Any]]
 
-#: Marker in ``QueryKind.index_columns``: index the spatial unit's columns of the query.
+#: Marker in ``QueryKind.index_columns``: index the spatial unit's columns of the query. Text
+#: after it is appended to each column name, so ``UNIT_INDEX + "_from"`` gives ``pcod_from``.
 UNIT_INDEX = "<unit>"
 
 

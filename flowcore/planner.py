@@ -120,7 +120,11 @@ class Planner:
         for group in kind.index_columns:
             expanded: list[str] = []
             for name in group:
-                expanded.extend(unit_columns if name == UNIT_INDEX else (name,))
+                if name.startswith(UNIT_INDEX):
+                    suffix = name.removeprefix(UNIT_INDEX)
+                    expanded.extend(column + suffix for column in unit_columns)
+                else:
+                    expanded.append(name)
             if expanded:
                 groups.append(tuple(expanded))
         return tuple(groups)
