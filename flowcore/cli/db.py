@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import psycopg
@@ -11,6 +15,9 @@ import psycopg
 from flowdb.cluster import ClusterError, LocalCluster
 from flowdb.config import ConfigError, flowcore_home, resolve_dsn
 from flowdb.migrate import MigrationError, migrate
+
+if TYPE_CHECKING:
+    from flowdb.load_report import LoadReport
 
 __all__ = ["db"]
 
@@ -118,3 +125,103 @@ def migrate_command(dsn: str | None) -> None:
         click.echo(f"Applied {len(applied)} migrations: {', '.join(applied)}")
     else:
         click.echo("The database is up to date.")
+
+
+@db.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dsn", default=None, help=_DSN_OPTION_HELP)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Files loaded at once (default: the number of CPUs, at most 8).",
+)
+def load(folder: Path, dsn: str | None, jobs: int | None) -> None:
+    """Load a dataset FOLDER in FlowKit's test-data layout; exit 1 if any file is rejected."""
+    from flowdb.loader import LoadError, load_directory
+
+    target = _resolve_or_exit(dsn)
+    started = time.monotonic()
+    try:
+        report = load_directory(target, folder, progress=sys.stderr.isatty(), jobs=jobs)
+    except LoadError as error:
+        raise click.ClickException(str(error)) from error
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot connect to the database: {error}") from error
+    elapsed = time.monotonic() - started
+    _print_load_report(report, elapsed)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _print_load_report(report: LoadReport, elapsed: float) -> None:
+    """Print rows per table and day range, then every rejected file's errors."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not report.table_rows:
+        click.echo(f"Nothing was loaded ({elapsed:.1f} s).")
+    table = Table(title=f"Loaded in {elapsed:.1f} s")
+    table.add_column("table")
+    table.add_column("days", justify="right")
+    table.add_column("first day")
+    table.add_column("last day")
+    table.add_column("rows", justify="right")
+    for name, rows in sorted(report.table_rows.items()):
+        days = report.day_rows.get(name.removeprefix("events."), {})
+        first = min(days).isoformat() if days else ""
+        last = max(days).isoformat() if days else ""
+        table.add_row(name, str(len(days)) if days else "", first, last, f"{rows:,}")
+    if report.table_rows:
+        console.print(table)
+    if report.rejected:
+        # Plain lines, never wrapped, so each error stays on one line for grep.
+        click.echo(f"{len(report.rejected)} files rejected:", err=True)
+        for rejected in report.rejected:
+            for message in rejected.messages():
+                click.echo(message, err=True)
+
+
+@db.command()
+@click.option("--dsn", default=None, help=_DSN_OPTION_HELP)
+def summary(dsn: str | None) -> None:
+    """Print the rows of each FlowDB table and the available dates of each event type."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flowdb.summary import summarise_database
+
+    target = _resolve_or_exit(dsn)
+    try:
+        contents = summarise_database(target)
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot connect to the database: {error}") from error
+    console = Console()
+    rows_table = Table(title="Rows per table")
+    rows_table.add_column("table")
+    rows_table.add_column("rows", justify="right")
+    for name, rows in contents.table_rows.items():
+        rows_table.add_row(name, f"{rows:,}")
+    console.print(rows_table)
+    dates_table = Table(title="Available dates")
+    dates_table.add_column("event type")
+    dates_table.add_column("days", justify="right")
+    dates_table.add_column("dates")
+    for event_type, dates in sorted(contents.available_dates.items()):
+        dates_table.add_row(event_type, str(len(dates)), _date_ranges(dates))
+    console.print(dates_table)
+
+
+def _date_ranges(dates: list[date]) -> str:
+    """Return sorted dates as comma-separated ranges, e.g. ``2016-01-01..2016-01-07``."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(dates):
+        if ranges and (day - ranges[-1][1]).days == 1:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ", ".join(
+        start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
+        for start, end in ranges
+    )
