@@ -208,7 +208,7 @@ class BuildContext:
             return select(
                 *kept, *(source.c[name] for name in unit.columns if name in source.c)
             ).where(source.c.location_id.is_not(None), source.c.location_id != "")
-        mapping = unit.mapping(spatial_fields).cte(f"cell_to_{unit.name.replace('-', '_')}")
+        mapping = unit.mapping(spatial_fields).subquery(f"cell_to_{unit.name.replace('-', '_')}")
         event_day = cast(source.c.datetime, Date)
         on = and_(
             mapping.c._cell_id == source.c.location_id,
