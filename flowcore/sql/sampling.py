@@ -25,8 +25,9 @@ def apply_sampling(query: Select[Any], sampling: Sampling | None) -> Select[Any]
     """Return ``query`` restricted to a repeatable sample of its subscribers.
 
     Subscribers are ranked by a hash of their id and the seed, so the same seed gives the same
-    sample on every run. ``size`` keeps that many subscribers; ``fraction`` keeps about that
-    share.
+    sample on every run. ``size`` keeps that many subscribers with all their rows (a result
+    such as ``unique_locations`` has several rows per subscriber); ``fraction`` keeps about
+    that share.
     """
     if sampling is None:
         return query
@@ -35,6 +36,9 @@ def apply_sampling(query: Select[Any], sampling: Sampling | None) -> Select[Any]
     # NOTE: FlowKit's "system" and "bernoulli" methods sample table pages or rows with
     # TABLESAMPLE; results here are sub-queries, so every method samples by subscriber hash.
     if sampling.size is not None:
-        return select(*rows.c).order_by(key, rows.c.subscriber).limit(sampling.size)
+        rank = func.dense_rank().over(order_by=(key, rows.c.subscriber))
+        ranked = select(*rows.c, rank.label("_sample_rank")).subquery("ranked")
+        kept = [ranked.c[c.name] for c in rows.c]
+        return select(*kept).where(ranked.c._sample_rank <= sampling.size)
     threshold = int((sampling.fraction or 0) * _HASH_RANGE)
     return select(*rows.c).where(key < threshold)
