@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import SubscriberLocations
@@ -53,7 +54,7 @@ def last_location(events: Any, unit: tuple[str, ...]) -> Select[Any]:
     unit_columns = [events.c[name] for name in unit]
     return (
         select(events.c.subscriber, *unit_columns)
-        .distinct(events.c.subscriber)
+        .ext(distinct_on(events.c.subscriber))
         .order_by(events.c.subscriber, events.c.datetime.desc(), *unit_columns)
     )
 
@@ -74,7 +75,7 @@ def most_common_location(events: Any, unit: tuple[str, ...]) -> Select[Any]:
     counted_unit = [counts.c[name] for name in unit]
     return (
         select(counts.c.subscriber, *counted_unit)
-        .distinct(counts.c.subscriber)
+        .ext(distinct_on(counts.c.subscriber))
         .order_by(
             counts.c.subscriber, counts.c.event_count.desc(), counts.c.latest.desc(), *counted_unit
         )

@@ -6,12 +6,36 @@ from collections.abc import Callable
 
 from flowcore.hookspecs import hookimpl
 from flowcore.kinds import QueryKind
-from flowcore_locations import daily_location
+from flowcore_locations import (
+    coalesced_location,
+    daily_location,
+    location_visits,
+    majority_location,
+    modal_location,
+    most_frequent_location,
+    spatial_aggregate,
+    unique_locations,
+    visited_most_days,
+)
 
-__all__ = ["flowcore_register_query_kinds"]
+__all__ = ["KINDS", "flowcore_register_query_kinds"]
+
+#: Every query kind of this distribution.
+KINDS: tuple[QueryKind, ...] = (
+    daily_location.KIND,
+    modal_location.KIND,
+    most_frequent_location.KIND,
+    visited_most_days.KIND,
+    unique_locations.KIND,
+    location_visits.KIND,
+    majority_location.KIND,
+    coalesced_location.KIND,
+    spatial_aggregate.KIND,
+)
 
 
 @hookimpl
 def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None:
     """Register the location query kinds."""
-    register(daily_location.KIND)
+    for kind in KINDS:
+        register(kind)

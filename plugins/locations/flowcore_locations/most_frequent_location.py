@@ -1,0 +1,51 @@
+"""``most_frequent_location``: each subscriber's location with the most events in a date range.
+
+Same rule as ``daily_location`` with ``method`` ``most-common``, over ``[start_date, end_date)``:
+the location with the most events wins; ties go to the location whose latest event is most
+recent, then to the smallest unit value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+from sqlalchemy import Select
+
+from flowcore.kinds import UNIT_INDEX, QueryKind
+from flowcore.model.base import SubscriberLocations
+from flowcore.model.fields import DateRangeFields, EventFilters, Sampling, SpatialFields
+from flowcore.sql.context import BuildContext
+from flowcore_locations.daily_location import most_common_location
+
+__all__ = ["MostFrequentLocation", "build_most_frequent_location", "KIND"]
+
+
+@attrs.frozen(kw_only=True)
+class MostFrequentLocation(SubscriberLocations, SpatialFields, EventFilters, DateRangeFields):
+    """Where each subscriber had the most events over a date range."""
+
+    query_kind: ClassVar[str] = "most_frequent_location"
+    description: ClassVar[str] = "Each subscriber's location with the most events in a date range."
+
+    sampling: Sampling | None = None
+
+
+def build_most_frequent_location(spec: MostFrequentLocation, context: BuildContext) -> Select[Any]:
+    """Select ``subscriber`` and the unit columns of each subscriber's most frequent location."""
+    events = context.located_events(spec, start=spec.start_date, end=spec.end_date).subquery()
+    return most_common_location(events, context.unit_columns(spec))
+
+
+KIND = QueryKind(
+    spec=MostFrequentLocation,
+    build=build_most_frequent_location,
+    version="1",
+    index_columns=(("subscriber",), (UNIT_INDEX,)),
+    example={
+        "query_kind": "most_frequent_location",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "aggregation_unit": "admin3",
+    },
+)
