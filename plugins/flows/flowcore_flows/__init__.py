@@ -1,0 +1,1 @@
+"""flowcore query kinds for movement between locations: flows, inflows and outflows."""
