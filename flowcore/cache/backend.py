@@ -1,0 +1,122 @@
+"""What a cache backend does for the executor, the server and the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+from sqlalchemy import Connection, Row, Select, Table
+from sqlalchemy.sql import ColumnElement
+
+from flowcore.execution.plan import BuiltQuery, PlannedQuery
+
+__all__ = ["CacheBackend", "StoredResult", "CacheEntry", "Eviction"]
+
+
+@attrs.frozen
+class StoredResult:
+    """What storing one result cost."""
+
+    query_id: str
+    #: Schema-qualified table that holds the rows.
+    table: str
+    compute_time_ms: float
+    size_bytes: int
+
+
+@attrs.frozen
+class CacheEntry:
+    """One stored result as ``flowcore cache ls`` lists it."""
+
+    query_id: str
+    query_kind: str
+    state: str
+    table: str
+    size_bytes: int
+    created: dt.datetime
+    last_accessed: dt.datetime
+    access_count: int
+    compute_time_ms: float
+    score: float
+
+
+@attrs.frozen
+class Eviction:
+    """A stored result that shrinking removed (or would remove, in a dry run)."""
+
+    query_id: str
+    query_kind: str
+    size_bytes: int
+    score: float
+
+
+@runtime_checkable
+class CacheBackend(Protocol):
+    """Stores query results and reads them back.
+
+    The executor owns query states and concurrency; the backend owns result tables and their
+    metadata. ``store`` runs inside the executor's transaction, so a result and its
+    ``completed`` state are committed together or not at all.
+    """
+
+    def store(self, connection: Connection, plan: PlannedQuery, built: BuiltQuery) -> StoredResult:
+        """Compute and store one result in the caller's open transaction."""
+        ...
+
+    def discard_unfinished(self, connection: Connection, query_id: str) -> None:
+        """Drop a result table that has no metadata row (left by an interrupted store)."""
+        ...
+
+    def is_stored(self, query_id: str) -> bool:
+        """Return whether a result is stored."""
+        ...
+
+    def touch(self, query_id: str, *, access: str = "read") -> float | None:
+        """Record a read of a stored result; return its new score, or None if not stored."""
+        ...
+
+    def result_table(self, query_id: str) -> Table:
+        """Return the table that holds a stored result, with its columns."""
+        ...
+
+    def iter_chunks(
+        self,
+        query_id: str,
+        *,
+        columns: Sequence[str] | None = None,
+        where: ColumnElement[bool] | None = None,
+        chunk_size: int = 10_000,
+        touch: bool = True,
+    ) -> Iterator[Sequence[Row[Any]]]:
+        """Stream a stored result in chunks of at most ``chunk_size`` rows."""
+        ...
+
+    def stream(
+        self, select: Select[Any], *, chunk_size: int = 10_000
+    ) -> Iterator[Sequence[Row[Any]]]:
+        """Stream the rows of any SELECT over stored results in chunks."""
+        ...
+
+    def invalidate(
+        self, query_id: str, *, cascade: bool = True, reason: str = "requested"
+    ) -> list[str]:
+        """Remove a stored result (and, with ``cascade``, every result built on it)."""
+        ...
+
+    def invalidate_dates(self, event_type: str | None, day: dt.date) -> list[str]:
+        """Remove every stored result that read events of ``event_type`` on ``day``."""
+        ...
+
+    def shrink(self, target_bytes: int | None = None, *, dry_run: bool = False) -> list[Eviction]:
+        """Evict the lowest-scored unprotected results until the cache fits the size limit."""
+        ...
+
+    def entries(self) -> list[CacheEntry]:
+        """Return every stored result with its metadata and score."""
+        ...
+
+    def clear(self) -> int:
+        """Remove every stored result; return how many were removed."""
+        ...
