@@ -1,0 +1,1 @@
+"""flowcore query kinds about network activity: event counts, network objects, subscriber counts."""

@@ -1,0 +1,26 @@
+"""Entry point of the flowcore-network distribution: registers its query kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flowcore.hookspecs import hookimpl
+from flowcore.kinds import QueryKind
+from flowcore_network import (
+    aggregate_network_objects,
+    location_event_counts,
+    total_network_objects,
+    unique_subscriber_counts,
+)
+
+__all__ = ["flowcore_register_query_kinds"]
+
+
+@hookimpl
+def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None:
+    """Register the network query kinds."""
+    register(location_event_counts.KIND)
+    register(total_network_objects.KIND)
+    register(total_network_objects.VERSIONED_KIND)
+    register(aggregate_network_objects.KIND)
+    register(unique_subscriber_counts.KIND)

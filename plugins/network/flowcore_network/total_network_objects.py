@@ -1,0 +1,139 @@
+"""``total_network_objects``: how many cells carried events, per location and period.
+
+Each event time is truncated to the ``total_by`` period (``date_trunc`` in UTC); a network object
+counts once per location and period however many events it carried. Results are not redacted,
+as in FlowKit: they describe the network, not subscribers.
+
+Through the API the network object is always the plain cell id of the event (``location_id``).
+The internal kind ``versioned_network_objects`` counts versioned cells (``location_id``,
+``version``) or versioned sites (``site_id``, ``version``) instead; a cell or site that moved
+counts once per version. It is not top-level, so the HTTP API neither accepts it nor lists it,
+but the Python API runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import attrs
+from sqlalchemy import Select, func, select
+
+from flowcore.kinds import UNIT_INDEX, QueryKind
+from flowcore.model.base import Aggregate, QuerySpec
+from flowcore.model.fields import DateRangeFields, EventFilters, SpatialFields
+from flowcore.sql.context import BuildContext
+
+__all__ = [
+    "PERIODS",
+    "Period",
+    "TotalNetworkObjects",
+    "VersionedNetworkObjects",
+    "build_total_network_objects",
+    "KIND",
+    "VERSIONED_KIND",
+]
+
+Period = Literal["second", "minute", "hour", "day", "month", "year"]
+#: The ``total_by`` periods from finest to coarsest.
+PERIODS: tuple[str, ...] = Period.__args__  # type: ignore[attr-defined]
+
+#: Columns that identify one network object after locating events at each network unit.
+_OBJECT_COLUMNS = {
+    "cell": ("location_id",),
+    "versioned-cell": ("location_id", "version"),
+    "versioned-site": ("site_id", "version"),
+}
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class NetworkObjectFields(DateRangeFields, SpatialFields, EventFilters):
+    """Fields shared by the public and the internal network object counts."""
+
+    total_by: Period = "day"
+
+
+@attrs.frozen(kw_only=True)
+class TotalNetworkObjects(Aggregate, NetworkObjectFields):
+    """Number of distinct cells with events per location and period."""
+
+    query_kind: ClassVar[str] = "total_network_objects"
+    description: ClassVar[str] = "Number of cells that carried events, per location and period."
+
+
+@attrs.frozen(kw_only=True)
+class VersionedNetworkObjects(QuerySpec, NetworkObjectFields):
+    """Number of distinct versioned cells or sites with events per location and period."""
+
+    query_kind: ClassVar[str] = "versioned_network_objects"
+    description: ClassVar[str] = (
+        "Number of versioned cells or sites that carried events, per location and period."
+    )
+
+    network_object: Literal["versioned-cell", "versioned-site"]
+
+
+def build_total_network_objects(spec: NetworkObjectFields, context: BuildContext) -> Select[Any]:
+    """Select unit columns, ``value`` (distinct network objects) and ``datetime`` (period start)."""
+    network_object = getattr(spec, "network_object", "cell")
+    events = context.events(
+        start=spec.start_date,
+        end=spec.end_date,
+        event_types=spec.event_types,
+        hours=spec.hours,
+        subscriber_subset=spec.subscriber_subset,
+    )
+    object_names = _OBJECT_COLUMNS[network_object]
+    if network_object != "cell":
+        # Locate each event at its network object first; the object columns are renamed so that
+        # locating at the aggregation unit afterwards (lon-lat has lon and lat too) keeps them.
+        at_object = context.locate(events, network_object).subquery("events_at_object")
+        events = select(
+            at_object.c.datetime,
+            at_object.c.location_id,
+            *(at_object.c[name].label(f"_object_{name}") for name in object_names),
+        )
+        object_names = tuple(f"_object_{name}" for name in object_names)
+    located = context.locate(events, spec).subquery("located_events")
+
+    unit = [located.c[name] for name in context.unit_columns(spec)]
+    period_start = func.date_trunc(spec.total_by, located.c.datetime).label("datetime")
+    objects = (
+        select(*unit, *(located.c[name] for name in object_names), period_start)
+        .distinct()
+        .subquery("objects_per_period")
+    )
+    grouped_unit = [objects.c[name] for name in context.unit_columns(spec)]
+    return select(*grouped_unit, func.count().label("value"), objects.c.datetime).group_by(
+        *grouped_unit, objects.c.datetime
+    )
+
+
+KIND = QueryKind(
+    spec=TotalNetworkObjects,
+    build=build_total_network_objects,
+    version="1",
+    top_level=True,
+    index_columns=((UNIT_INDEX,),),
+    example={
+        "query_kind": "total_network_objects",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "total_by": "day",
+        "aggregation_unit": "admin3",
+    },
+)
+
+VERSIONED_KIND = QueryKind(
+    spec=VersionedNetworkObjects,
+    build=build_total_network_objects,
+    version="1",
+    index_columns=((UNIT_INDEX,),),
+    example={
+        "query_kind": "versioned_network_objects",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "total_by": "day",
+        "network_object": "versioned-site",
+        "aggregation_unit": "admin3",
+    },
+)

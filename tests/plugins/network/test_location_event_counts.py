@@ -1,0 +1,210 @@
+"""location_event_counts on small hand-made data, checked against counts written by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flowcore.errors import InvalidSpecError
+from flowcore.testing import insert_cells, insert_events, insert_region, square
+
+# Region A contains cells c1 and c2, region B contains c3.
+CELLS = [
+    {"id": "c1", "lon": 80.5, "lat": 27.5},
+    {"id": "c2", "lon": 80.6, "lat": 27.6},
+    {"id": "c3", "lon": 82.5, "lat": 27.5},
+]
+CALLS = [
+    {"msisdn": "s1", "datetime": "2016-01-01 10:05:00", "location_id": "c1", "outgoing": True},
+    {"msisdn": "s2", "datetime": "2016-01-01 10:05:00", "location_id": "c1", "outgoing": False},
+    {"msisdn": "s1", "datetime": "2016-01-01 10:30:00", "location_id": "c2", "outgoing": True},
+    {"msisdn": "s3", "datetime": "2016-01-01 11:00:00", "location_id": "c3", "outgoing": False},
+    {"msisdn": "s1", "datetime": "2016-01-02 10:05:30", "location_id": "c1", "outgoing": False},
+    # After the range [2016-01-01, 2016-01-03): never counted.
+    {"msisdn": "s1", "datetime": "2016-01-03 00:00:00", "location_id": "c1", "outgoing": True},
+]
+SMS = [
+    {"msisdn": "s2", "datetime": "2016-01-01 10:05:10", "location_id": "c1", "outgoing": True},
+    {"msisdn": "s4", "datetime": "2016-01-01 23:59:59", "location_id": "c3", "outgoing": True},
+]
+
+
+@pytest.fixture
+def small_dsn(fresh_dsn: str) -> str:
+    """A database holding two regions, three cells, six calls and two SMS rows."""
+    insert_region(fresh_dsn, 3, "A", square(80, 27, 1))
+    insert_region(fresh_dsn, 3, "B", square(82, 27, 1))
+    insert_cells(fresh_dsn, CELLS)
+    insert_events(fresh_dsn, "calls", CALLS)
+    insert_events(fresh_dsn, "sms", SMS)
+    return fresh_dsn
+
+
+def counts_spec(**overrides: Any) -> dict[str, Any]:
+    """Return a location_event_counts spec over 2016-01-01 and 2016-01-02 at admin3."""
+    spec: dict[str, Any] = {
+        "query_kind": "location_event_counts",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-03",
+        "interval": "day",
+        "aggregation_unit": "admin3",
+        "event_types": ["calls", "sms", "calls"],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def released_values(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], int]:
+    """Map each row's location and bucket columns to its value."""
+    return {
+        tuple(v for k, v in row.items() if k not in ("value", "_subscriber_count")): row["value"]
+        for row in rows
+    }
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [
+        ("both", {("A", "2016-01-01"): 4, ("B", "2016-01-01"): 2, ("A", "2016-01-02"): 1}),
+        ("out", {("A", "2016-01-01"): 3, ("B", "2016-01-01"): 1}),
+        ("in", {("A", "2016-01-01"): 1, ("B", "2016-01-01"): 1, ("A", "2016-01-02"): 1}),
+    ],
+)
+def test_day_counts_each_direction(
+    run_on: Any, small_dsn: str, direction: str, expected: dict[tuple[Any, ...], int]
+) -> None:
+    rows = run_on(small_dsn)(counts_spec(direction=direction))
+    assert released_values(rows) == expected
+
+
+def test_hour_counts(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec(interval="hour"))
+    assert list(rows[0]) == ["pcod", "date", "hour", "value", "_subscriber_count"]
+    assert released_values(rows) == {
+        ("A", "2016-01-01", 10): 4,
+        ("B", "2016-01-01", 11): 1,
+        ("B", "2016-01-01", 23): 1,
+        ("A", "2016-01-02", 10): 1,
+    }
+
+
+def test_minute_counts(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec(interval="min"))
+    assert list(rows[0]) == ["pcod", "date", "hour", "min", "value", "_subscriber_count"]
+    assert released_values(rows) == {
+        ("A", "2016-01-01", 10, 5): 3,
+        ("A", "2016-01-01", 10, 30): 1,
+        ("B", "2016-01-01", 11, 0): 1,
+        ("B", "2016-01-01", 23, 59): 1,
+        ("A", "2016-01-02", 10, 5): 1,
+    }
+
+
+def test_day_columns_and_types(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec())
+    assert list(rows[0]) == ["pcod", "date", "value", "_subscriber_count"]
+    assert all(isinstance(row["date"], str) for row in rows)
+
+
+def test_single_event_type(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec(event_types=["sms"]))
+    assert released_values(rows) == {("A", "2016-01-01"): 1, ("B", "2016-01-01"): 1}
+
+
+def test_hours_window(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec(hours={"start_hour": 11, "end_hour": 24}))
+    assert released_values(rows) == {("B", "2016-01-01"): 2}
+
+
+def test_lon_lat_unit(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec(aggregation_unit="lon-lat", direction="out"))
+    assert released_values(rows) == {
+        (80.5, 27.5, "2016-01-01"): 2,
+        (80.6, 27.6, "2016-01-01"): 1,
+        (82.5, 27.5, "2016-01-01"): 1,
+    }
+
+
+def test_partial_last_day_left_out(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec(end_date="2016-01-02T12:00:00"))
+    assert released_values(rows) == {("A", "2016-01-01"): 4, ("B", "2016-01-01"): 2}
+
+
+def test_subscriber_count_ignores_direction(run_on: Any, small_dsn: str) -> None:
+    rows = run_on(small_dsn)(counts_spec(direction="in"))
+    seen = {(row["pcod"], row["date"]): row["_subscriber_count"] for row in rows}
+    # Region A on 2016-01-01 counts one incoming row, but s1 and s2 were both seen there.
+    assert seen[("A", "2016-01-01")] == 2
+    assert seen[("B", "2016-01-01")] == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"event_types": ["calls", "voice"]}, "$.event_types: 'voice' is not one of"),
+        ({"event_types": []}, "$.event_types: must list at least one event type"),
+        ({"interval": "minute"}, "$.interval: 'minute' is not one of day, hour, min"),
+        ({"direction": "sideways"}, "$.direction: 'sideways' is not one of"),
+        ({"end_date": "2016-01-01T12:00:00"}, "at least one day after start_date"),
+        ({"end_date": "2015-12-31"}, "must be before end_date"),
+    ],
+)
+def test_invalid_spec_rejected(converter: Any, change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidSpecError) as raised:
+        converter.structure(counts_spec(**change))
+    assert any(line.startswith(message) or message in line for line in raised.value.messages)
+
+
+def test_direction_needs_outgoing_column(run_on: Any, small_dsn: str) -> None:
+    insert_events(
+        small_dsn, "mds", [{"msisdn": "s1", "datetime": "2016-01-01 09:00", "location_id": "c1"}]
+    )
+    with pytest.raises(InvalidSpecError) as raised:
+        run_on(small_dsn)(counts_spec(event_types=["mds"], direction="out"))
+    assert "direction" in raised.value.messages[0]
+
+
+def crowd(count: int, hour: int, *, outgoing: bool = False) -> list[dict[str, Any]]:
+    """Return one call row for each of ``count`` distinct subscribers at c1 in ``hour``."""
+    return [
+        {
+            "msisdn": f"crowd{hour}-{index}",
+            "datetime": f"2016-01-05 {hour:02d}:{index:02d}:00",
+            "location_id": "c1",
+            "outgoing": outgoing,
+        }
+        for index in range(count)
+    ]
+
+
+@pytest.fixture
+def crowd_dsn(fresh_dsn: str) -> str:
+    """16 distinct subscribers at c1 in hour 8, and 15 subscribers (with 40 rows) in hour 9."""
+    insert_region(fresh_dsn, 3, "A", square(80, 27, 1))
+    insert_cells(fresh_dsn, CELLS[:1])
+    rows = crowd(16, 8) + crowd(15, 9) * 2 + crowd(10, 9, outgoing=True)
+    # One outgoing row in hour 8, so a direction "out" count of 1 is still released there.
+    rows[0] = {**rows[0], "outgoing": True}
+    insert_events(fresh_dsn, "calls", rows)
+    return fresh_dsn
+
+
+def test_redaction_counts_distinct_subscribers(run_on: Any, crowd_dsn: str) -> None:
+    spec = counts_spec(
+        start_date="2016-01-05", end_date="2016-01-06", interval="hour", event_types=None
+    )
+    raw = released_values(run_on(crowd_dsn)(spec))
+    assert raw == {("A", "2016-01-05", 8): 16, ("A", "2016-01-05", 9): 40}
+    released = run_on(crowd_dsn)(spec, redact=15)
+    # Hour 9 has 40 rows but only 15 distinct subscribers: not released.
+    assert released == [{"pcod": "A", "date": "2016-01-05", "hour": 8, "value": 16}]
+
+
+def test_redaction_ignores_direction(run_on: Any, crowd_dsn: str) -> None:
+    spec = counts_spec(
+        start_date="2016-01-05", end_date="2016-01-06", interval="hour", direction="out"
+    )
+    released = run_on(crowd_dsn)(spec, redact=15)
+    assert released == [{"pcod": "A", "date": "2016-01-05", "hour": 8, "value": 1}]
+    assert run_on(crowd_dsn)(spec, redact=16) == []
