@@ -1,4 +1,4 @@
-"""Fixtures for the network query kinds: a runner that computes specs on a test database."""
+"""Fixtures for the network query kinds: a runner that computes specs through a real session."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine
 
+import flowcore
 from flowcore.model.converter import SpecConverter
-from flowcore.planner import Planner
 from flowcore.plugins import build_plugin_manager, load_registry
 from flowcore.registry import Registry
-from flowdb.config import sqlalchemy_url
+from flowcore.session import Session
+from flowcore.settings import Settings
 
 Runner = Callable[..., list[dict[str, Any]]]
 
@@ -29,33 +29,30 @@ def converter(registry: Registry) -> SpecConverter:
     return SpecConverter(registry)
 
 
-def _runner(engine: Engine, registry: Registry, converter: SpecConverter) -> Runner:
-    planner = Planner(registry, converter, engine, is_stored=lambda _query_id: False)
-
-    def run(spec: Mapping[str, Any], *, redact: int | None = None) -> list[dict[str, Any]]:
-        structured = converter.structure(spec)
-        statement = planner.inline_sql(structured)
-        kind = registry.kind_of(structured)
-        if redact is not None and kind.redactor is not None:
-            statement = kind.redactor(statement.subquery("result"), redact)
-        with engine.connect() as connection:
-            rows = connection.execute(statement).mappings().all()
-        return [dict(row) for row in rows]
-
-    return run
-
-
 @pytest.fixture
-def run_on(registry: Registry, converter: SpecConverter) -> Iterator[Callable[[str], Runner]]:
-    """Return ``run_on(dsn)``: a function computing a spec's rows (``redact=threshold`` applies
-    the kind's release rule)."""
-    engines: list[Engine] = []
+def run_on() -> Iterator[Callable[[str], Runner]]:
+    """Return ``run_on(dsn)``: a function computing a spec's rows through ``Session.run``.
+
+    ``redact=threshold`` releases the rows as the HTTP API does with that threshold; without it
+    the released columns are returned unredacted.
+    """
+    sessions: dict[tuple[str, int], Session] = {}
+
+    def session_for(dsn: str, threshold: int) -> Session:
+        key = (dsn, threshold)
+        if key not in sessions:
+            settings = Settings(redaction_threshold=threshold)
+            sessions[key] = flowcore.connect(dsn, settings=settings)
+        return sessions[key]
 
     def make(dsn: str) -> Runner:
-        engine = create_engine(sqlalchemy_url(dsn), connect_args={"options": "-c timezone=UTC"})
-        engines.append(engine)
-        return _runner(engine, registry, converter)
+        def run(spec: Mapping[str, Any], *, redact: int | None = None) -> list[dict[str, Any]]:
+            session = session_for(dsn, 15 if redact is None else redact)
+            result = session.run(spec, redact=redact is not None, timeout=120)
+            return result.to_dicts()
+
+        return run
 
     yield make
-    for engine in engines:
-        engine.dispose()
+    for session in sessions.values():
+        session.close()

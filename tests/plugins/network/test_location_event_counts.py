@@ -57,10 +57,7 @@ def counts_spec(**overrides: Any) -> dict[str, Any]:
 
 def released_values(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], int]:
     """Map each row's location and bucket columns to its value."""
-    return {
-        tuple(v for k, v in row.items() if k not in ("value", "_subscriber_count")): row["value"]
-        for row in rows
-    }
+    return {tuple(v for k, v in row.items() if k != "value"): row["value"] for row in rows}
 
 
 @pytest.mark.parametrize(
@@ -80,7 +77,7 @@ def test_day_counts_each_direction(
 
 def test_hour_counts(run_on: Any, small_dsn: str) -> None:
     rows = run_on(small_dsn)(counts_spec(interval="hour"))
-    assert list(rows[0]) == ["pcod", "date", "hour", "value", "_subscriber_count"]
+    assert list(rows[0]) == ["pcod", "date", "hour", "value"]
     assert released_values(rows) == {
         ("A", "2016-01-01", 10): 4,
         ("B", "2016-01-01", 11): 1,
@@ -91,7 +88,7 @@ def test_hour_counts(run_on: Any, small_dsn: str) -> None:
 
 def test_minute_counts(run_on: Any, small_dsn: str) -> None:
     rows = run_on(small_dsn)(counts_spec(interval="min"))
-    assert list(rows[0]) == ["pcod", "date", "hour", "min", "value", "_subscriber_count"]
+    assert list(rows[0]) == ["pcod", "date", "hour", "min", "value"]
     assert released_values(rows) == {
         ("A", "2016-01-01", 10, 5): 3,
         ("A", "2016-01-01", 10, 30): 1,
@@ -103,7 +100,7 @@ def test_minute_counts(run_on: Any, small_dsn: str) -> None:
 
 def test_day_columns_and_types(run_on: Any, small_dsn: str) -> None:
     rows = run_on(small_dsn)(counts_spec())
-    assert list(rows[0]) == ["pcod", "date", "value", "_subscriber_count"]
+    assert list(rows[0]) == ["pcod", "date", "value"]
     assert all(isinstance(row["date"], str) for row in rows)
 
 
@@ -131,12 +128,12 @@ def test_partial_last_day_left_out(run_on: Any, small_dsn: str) -> None:
     assert released_values(rows) == {("A", "2016-01-01"): 4, ("B", "2016-01-01"): 2}
 
 
-def test_subscriber_count_ignores_direction(run_on: Any, small_dsn: str) -> None:
-    rows = run_on(small_dsn)(counts_spec(direction="in"))
-    seen = {(row["pcod"], row["date"]): row["_subscriber_count"] for row in rows}
+def test_small_counts_redacted_by_subscribers(run_on: Any, small_dsn: str) -> None:
+    spec = counts_spec(direction="in")
     # Region A on 2016-01-01 counts one incoming row, but s1 and s2 were both seen there.
-    assert seen[("A", "2016-01-01")] == 2
-    assert seen[("B", "2016-01-01")] == 2
+    released = released_values(run_on(small_dsn)(spec, redact=1))
+    assert released == {("A", "2016-01-01"): 1, ("B", "2016-01-01"): 1}
+    assert run_on(small_dsn)(spec, redact=2) == []
 
 
 @pytest.mark.parametrize(
