@@ -322,6 +322,8 @@ class LocalCluster:
                     "--auth=scram-sha-256",
                     "--encoding=UTF8",
                     "--locale=C",
+                    # A disposable cluster skips flushing its new files to disk.
+                    *(["--no-sync"] if self.disposable else []),
                 ]
             )
         finally:

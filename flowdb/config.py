@@ -135,4 +135,5 @@ def _url_from_keywords(conninfo: str) -> str:
         netloc += f":{port}"
     query = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in params.items())
     path = "/" + quote(str(dbname), safe="") if dbname else "/"
-    return urlunsplit(("postgresql+psycopg", netloc, path, query, ""))
+    # Built by hand because urlunsplit drops the "//" when the host part is empty.
+    return f"postgresql+psycopg://{netloc}{path}" + (f"?{query}" if query else "")

@@ -92,6 +92,21 @@ class ScratchServer:
         self._counter = itertools.count(1)
         self.roles = self._role_settings()
 
+    def reset_role_passwords(self) -> None:
+        """Set the test roles' passwords, for roles that templates built earlier created."""
+        with self._admin() as conn:
+            for user, password in (
+                (self.roles.engine_user, self.roles.engine_password),
+                (self.roles.api_user, self.roles.api_password),
+            ):
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+                if exists.fetchone():
+                    conn.execute(
+                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                            sql.Identifier(str(user)), sql.Literal(password)
+                        )
+                    )
+
     # -- set-up ----------------------------------------------------------------------------
 
     @classmethod
@@ -104,7 +119,9 @@ class ScratchServer:
         """
         external = os.environ.get("FLOWCORE_TEST_DSN")
         if external:
-            yield cls(external)
+            server = cls(external)
+            server.reset_role_passwords()
+            yield server
             return
         home = flowcore_home() / "test"
         home.mkdir(parents=True, exist_ok=True)
@@ -115,6 +132,7 @@ class ScratchServer:
             admin_dsn = cluster.dsn("postgres")
             assert admin_dsn is not None
             server = cls(admin_dsn, cluster=cluster)
+            server.reset_role_passwords()
             server.drop_leftovers()
             try:
                 yield server
@@ -139,10 +157,13 @@ class ScratchServer:
     def _role_settings(self) -> RoleSettings:
         """Return the engine and API roles of test databases.
 
-        The passwords derive from the admin DSN, so every session on a server agrees on them
-        without storing them anywhere.
+        The passwords derive from the admin DSN's credentials and host (not its port, which may
+        change between starts), so every session on a server agrees on them without storing
+        them anywhere.
         """
-        seed = hashlib.sha256(self.admin_dsn.encode()).hexdigest()
+        parts = urlsplit(self.admin_dsn)
+        stable = f"{parts.username}:{parts.password}@{parts.hostname}"
+        seed = hashlib.sha256(stable.encode()).hexdigest()
         return RoleSettings(
             engine_user="flowcore_test_engine",
             engine_password="e" + seed[:31],
