@@ -1,0 +1,61 @@
+"""Who is calling and what they may do: the identity dependency and the grant checks of routes.
+
+Grants are evaluated per role (``flowcore_auth.grants``): one role must hold the route's action
+and every scope the request needs. For routes that take a query id, the caller must first hold
+the action in some role at all (else 403); after that a query they may not see answers exactly
+as an unknown id does (404), so query ids reveal nothing about other users' queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flowcore_auth import Identity, TokenVerifier, is_allowed, require
+from flowcore_auth.errors import PermissionDeniedError
+from flowcore_auth.grants import DENIED_MESSAGE, GET_AVAILABLE_DATES, GET_RESULT, RUN
+from litestar import Request
+from litestar.datastructures import State
+
+from flowcore_server.logs import set_request_user
+
+__all__ = [
+    "RUN",
+    "GET_RESULT",
+    "GET_AVAILABLE_DATES",
+    "POLL_ACTIONS",
+    "authenticate",
+    "geography_scope",
+    "holds_action",
+    "require",
+    "require_action",
+    "is_allowed",
+]
+
+#: Polling a query is allowed to anyone who may run it or read its result.
+POLL_ACTIONS = frozenset({RUN, GET_RESULT})
+
+
+def authenticate(request: Request[Any, Any, State]) -> Identity:
+    """Verify the request's bearer token and return the caller's identity (401 otherwise)."""
+    verifier: TokenVerifier = request.app.state.settings.verifier
+    identity = verifier.verify(request.headers.get("Authorization"))
+    set_request_user(request.scope, identity.subject)
+    return identity
+
+
+def holds_action(identity: Identity, actions: Iterable[str]) -> bool:
+    """Return whether some role of the identity holds one of ``actions``."""
+    wanted = frozenset(actions)
+    return any(not wanted.isdisjoint(scopes) for scopes in identity.roles.values())
+
+
+def require_action(identity: Identity, actions: Iterable[str]) -> None:
+    """Raise PermissionDeniedError (403) unless some role holds one of ``actions``."""
+    if not holds_action(identity, actions):
+        raise PermissionDeniedError(DENIED_MESSAGE)
+
+
+def geography_scope(unit: str) -> str:
+    """Return the scope that grants the geography of an aggregation unit."""
+    return f"{unit}:geography:geography"

@@ -1,0 +1,134 @@
+"""Every error the API returns, mapped to HTTP in one place.
+
+Each error body is a JSON object with at least ``msg``, the key ``flowclient`` prints. Bad input
+is a 4xx with a message naming the field, the value and what is allowed; an unexpected failure
+is a 500 whose message carries the request id, while the traceback goes to the server log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flowcore_auth import AuthenticationError
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from flowcore.errors import InvalidSpecError, PermissionDeniedError, QueryNotFoundError
+from flowcore_server.logs import request_context
+
+__all__ = [
+    "ApiError",
+    "VALIDATION_FAILED",
+    "MISSING_QUERY_KIND",
+    "exception_handlers",
+    "validation_error_body",
+]
+
+#: ``msg`` of every 400 answer to an invalid query spec.
+VALIDATION_FAILED = "Parameter validation failed."
+#: ``msg`` when a run request has no ``query_kind``.
+MISSING_QUERY_KIND = "Query kind must be specified when running a query."
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer other than success that a route decided on: a status code and a JSON body."""
+
+    def __init__(
+        self, status_code: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status_code = status_code
+        self.body = dict(body)
+        self.headers = dict(headers or {})
+        super().__init__(f"{status_code}: {self.body.get('msg', '')}")
+
+
+def validation_error_body(params: Any, messages: list[str], msg: str = VALIDATION_FAILED) -> dict:
+    """Return the 400 body of an invalid spec, in the shape ``flowclient`` prints."""
+    return {
+        "status": "Error",
+        "msg": msg,
+        "payload": {"params": params, "validation_error_messages": messages},
+    }
+
+
+def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
+    return Response(content=error.body, status_code=error.status_code, headers=error.headers)
+
+
+def _authentication_error(_: Request[Any, Any, Any], error: AuthenticationError) -> Response[Any]:
+    return Response(content={"msg": error.message}, status_code=401)
+
+
+def _permission_denied(_: Request[Any, Any, Any], error: PermissionDeniedError) -> Response[Any]:
+    return Response(content={"msg": str(error)}, status_code=403)
+
+
+def _invalid_spec(_: Request[Any, Any, Any], error: InvalidSpecError) -> Response[Any]:
+    return Response(content=validation_error_body(error.params, error.messages), status_code=400)
+
+
+def _query_not_found(_: Request[Any, Any, Any], error: QueryNotFoundError) -> Response[Any]:
+    return Response(content={"status": "Error", "msg": str(error)}, status_code=404)
+
+
+def _http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    # Litestar's own errors: unknown route, method not allowed, unreadable parameters.
+    if error.status_code >= 500:
+        return _unexpected(request, error)
+    return Response(
+        content={"status": "Error", "msg": _http_message(error)},
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+def _http_message(error: HTTPException) -> str:
+    detail = str(error.detail)
+    extra = error.extra
+    if isinstance(extra, list) and extra:
+        reasons = []
+        for item in extra:
+            if isinstance(item, dict):
+                key = item.get("key")
+                message = item.get("message", "")
+                reasons.append(f"{key}: {message}" if key else str(message))
+        if reasons:
+            return f"{detail}: {'; '.join(reasons)}"
+    return detail
+
+
+def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    request_id = request_context(request.scope).get("request_id")
+    logger.error(
+        "unexpected error while serving %s %s",
+        request.method,
+        request.url.path,
+        exc_info=error,
+        extra={"request_id": request_id},
+    )
+    return Response(
+        content={
+            "status": "Error",
+            "msg": f"Internal server error; the server log has the details "
+            f"under request id {request_id}.",
+        },
+        status_code=500,
+    )
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """Return the map from exception class to handler that the app installs."""
+    return {
+        ApiError: _api_error,
+        AuthenticationError: _authentication_error,
+        PermissionDeniedError: _permission_denied,
+        InvalidSpecError: _invalid_spec,
+        QueryNotFoundError: _query_not_found,
+        HTTPException: _http_exception,
+        Exception: _unexpected,
+    }

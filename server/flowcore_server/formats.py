@@ -1,0 +1,128 @@
+"""Encoders that turn chunks of result rows into the bytes of a streamed response.
+
+Each encoder takes an iterator over chunks of rows (as the database returns them) and yields
+one bytes chunk per row chunk, so a response of any size needs memory for one chunk only. JSON
+numbers keep the database's precision: a NUMERIC value is written with all its digits.
+
+If the database fails part-way, the encoder logs the error and stops without writing the
+closing brackets, so the client sees a truncated (invalid) document rather than a short but
+valid one.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "csv_chunks",
+    "dumps",
+    "feature_collection_chunks",
+    "json_result_chunks",
+]
+
+logger = logging.getLogger(__name__)
+
+Rows = Iterable[Sequence[Sequence[Any]]]
+
+
+def _default(value: Any) -> Any:
+    """Serialise what orjson does not: NUMERIC with full precision, other types as text."""
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return None
+        return orjson.Fragment(format(value, "f") if _plain_decimal(value) else str(value))
+    return str(value)
+
+
+def _plain_decimal(value: decimal.Decimal) -> bool:
+    # Use positional notation for ordinary magnitudes; str() gives 1E+1 for Decimal('1E+1').
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and -30 < exponent < 30
+
+
+def dumps(value: Any) -> bytes:
+    """Return JSON bytes for a value that may hold NUMERIC, dates and timestamps."""
+    return orjson.dumps(value, default=_default)
+
+
+def _guard(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
+    """Pass chunks through; log and stop at the first error instead of raising mid-response."""
+    try:
+        yield from chunks
+    except Exception:
+        logger.exception("streaming %s failed part-way; the response is truncated", what)
+
+
+def json_result_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
+    """Yield ``{"query_id": ..., "query_result": [{column: value}, ...]}`` in chunks."""
+
+    def generate() -> Iterator[bytes]:
+        yield b'{"query_id":' + dumps(query_id) + b',"query_result":['
+        first = True
+        for chunk in rows:
+            parts = [dumps(dict(zip(columns, row, strict=True))) for row in chunk]
+            if not parts:
+                continue
+            body = b",".join(parts)
+            yield body if first else b"," + body
+            first = False
+        yield b"]}"
+
+    return _guard(generate(), f"the JSON result of {query_id}")
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f") if _plain_decimal(value) else str(value)
+    return value
+
+
+def csv_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
+    """Yield a header row and the rows as CSV with CRLF line ends; nothing for no rows."""
+
+    def generate() -> Iterator[bytes]:
+        header_written = False
+        for chunk in rows:
+            if not chunk:
+                continue
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            if not header_written:
+                writer.writerow(columns)
+                header_written = True
+            writer.writerows([_csv_value(v) for v in row] for row in chunk)
+            yield buffer.getvalue().encode("utf-8")
+
+    return _guard(generate(), f"the CSV result of {query_id}")
+
+
+def feature_collection_chunks(
+    rows: Rows, to_feature: Callable[[int, Sequence[Any]], dict[str, Any]], what: str
+) -> Iterator[bytes]:
+    """Yield a GeoJSON FeatureCollection with one feature per row, numbered from 1."""
+
+    def generate() -> Iterator[bytes]:
+        yield b'{"type":"FeatureCollection","features":['
+        number = 0
+        for chunk in rows:
+            parts = []
+            for row in chunk:
+                number += 1
+                parts.append(dumps(to_feature(number, row)))
+            if not parts:
+                continue
+            body = b",".join(parts)
+            yield body if number == len(parts) else b"," + body
+        yield b"]}"
+
+    return _guard(generate(), what)

@@ -1,0 +1,113 @@
+"""What the routes ask of the core: validate, submit and look up queries, and stream rows.
+
+Everything here blocks on the database, so routes call it from worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Union
+
+import attrs
+from sqlalchemy import Select
+
+from flowcore.errors import InvalidSpecError, QueryNotFoundError
+from flowcore.model.base import QuerySpec
+from flowcore.session import Session
+
+__all__ = ["QueryService", "StoredQuery", "CHUNK_ROWS"]
+
+#: Rows fetched from the database per chunk of a streamed response.
+CHUNK_ROWS = 2_000
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class StoredQuery:
+    """A submitted query as the database records it."""
+
+    query_id: str
+    spec: QuerySpec
+    state: str
+
+
+class QueryService:
+    """The session's queries as the HTTP API sees them."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def top_level_spec(self, data: Any) -> QuerySpec:
+        """Validate a run request's JSON as one of the kinds the API accepts at the top.
+
+        Raises InvalidSpecError naming every fault; an installed kind that is not top-level
+        is reported with the list of kinds that are.
+        """
+        members = tuple(kind.spec for kind in self.session.registry.top_level_kinds())
+        if not members:
+            raise InvalidSpecError(
+                ["$.query_kind: no installed plugin provides a query kind the API can run"], data
+            )
+        # A union built at run time needs the subscript form.
+        target = Union[members]  # type: ignore[valid-type]  # noqa: UP007
+        return self.session.converter.structure(data, target)
+
+    def scopes(self, spec: QuerySpec) -> frozenset[str]:
+        """Return the permission triplets the spec tree needs."""
+        return self.session.scopes(spec)
+
+    def submit(self, spec: QuerySpec) -> str:
+        """Plan a spec against the database and queue it; return its query id."""
+        return self.session.submit(spec)
+
+    def progress(self, query_id: str) -> dict[str, int]:
+        """Return the poll route's progress counts for a query (all zero once it is stored)."""
+        try:
+            return self.session.executor.progress(query_id).as_dict()
+        except QueryNotFoundError:
+            return {"eligible": 0, "queued": 0, "running": 0}
+
+    def lookup(self, query_id: str) -> StoredQuery | None:
+        """Return a submitted query with its spec and state, or None for an unknown id."""
+        executor = self.session.executor
+        data = executor.spec(query_id)
+        if data is None:
+            return None
+        try:
+            spec = self.session.spec(data)
+        except InvalidSpecError as error:
+            # The kind's plugin was uninstalled or changed since the query ran.
+            logger.warning(
+                "query %s has a stored spec that no longer validates: %s", query_id, error
+            )
+            return None
+        return StoredQuery(query_id=query_id, spec=spec, state=executor.state(query_id))
+
+    def error(self, query_id: str) -> str | None:
+        """Return why a query errored, or None."""
+        return self.session.executor.error(query_id)
+
+    def release_select(self, query: StoredQuery) -> Select[Any]:
+        """Return the redacted SELECT that releases a completed query's rows."""
+        return self.session.release_select(query.query_id, query.spec.query_kind, redact=True)
+
+    def touch(self, query_id: str) -> None:
+        """Record a read of a stored result in the cache scores."""
+        self.session.cache.touch(query_id)
+
+    def stream_rows(
+        self, select: Select[Any], chunk_rows: int = CHUNK_ROWS
+    ) -> Iterator[Sequence[Any]]:
+        """Yield the rows of a SELECT in lists of at most ``chunk_rows``, one connection open."""
+        with self.session.engine.connect() as connection:
+            result = connection.execution_options(
+                stream_results=True, yield_per=chunk_rows
+            ).execute(select)
+            yield from result.partitions()
+
+    def fetch_all(self, select: Select[Any]) -> list[Mapping[str, Any]]:
+        """Return every row of a small SELECT as mappings."""
+        with self.session.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(select).mappings()]
