@@ -134,6 +134,11 @@ def _spec_union_members(target: Any) -> tuple[type[QuerySpec], ...] | None:
     return None
 
 
+def _is_homogeneous_tuple(target: Any) -> bool:
+    args = get_args(target)
+    return get_origin(target) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 def _is_optional_union_of_specs(target: Any) -> bool:
     return (
         get_origin(target) in (Union, types.UnionType) and _spec_union_members(target) is not None
@@ -177,6 +182,8 @@ class SpecConverter:
         c.register_structure_hook(QueryId, _query_id)
         c.register_structure_hook(AggregationUnitName, self._aggregation_unit)
         c.register_structure_hook_func(lambda t: get_origin(t) is Literal, _literal)
+        # Registered before the event-types hook, which then takes precedence for its type.
+        c.register_structure_hook_func(_is_homogeneous_tuple, self._structure_list)
         c.register_structure_hook_func(self._is_event_types, _event_types)
         c.register_structure_hook_func(
             lambda t: _spec_union_members(t) is not None, self._structure_nested_spec
@@ -198,6 +205,12 @@ class SpecConverter:
             and get_origin(args[0]) is Literal
             and set(get_args(args[0])) <= set(EVENT_TYPES)
         )
+
+    def _structure_list(self, value: Any, target: Any) -> tuple[Any, ...]:
+        """Read a JSON list into a tuple; a string or object would otherwise be iterated."""
+        if not isinstance(value, list | tuple):
+            raise _FieldError(f"{_describe(value)} is not a list")
+        return typing.cast(tuple[Any, ...], self._converter._structure_tuple(value, target))
 
     def _aggregation_unit(self, value: Any, _: type) -> str:
         allowed = self.registry.public_units()
