@@ -103,6 +103,9 @@ class Executor:
         self._lock = threading.Lock()
         self._state_changed = threading.Condition()
         self._inflight: dict[str, Future[str]] = {}
+        # Queries submitted again while their future was pending: a failed outcome of the
+        # pending attempt must not settle them, because the new submission queued them anew.
+        self._rerun_requested: set[str] = set()
         self._retry_counts: dict[str, int] = {}
         self._timers: set[threading.Timer] = set()
         self._pool: ThreadPoolExecutor | None = None
@@ -219,9 +222,6 @@ class Executor:
         for node in plan.walk():
             check_query_id(node.query_id)
         query_id = plan.query_id
-        with self._lock:
-            if query_id in self._inflight:
-                return query_id
         with self.engine.begin() as connection:
             register_plan(connection, plan)
 
@@ -286,7 +286,9 @@ class Executor:
         created: list[PlannedQuery] = []
         with self._lock:
             for node in _dependencies_first(plan):
-                if node.query_id not in self._inflight:
+                if node.query_id in self._inflight:
+                    self._rerun_requested.add(node.query_id)
+                else:
                     self._inflight[node.query_id] = Future()
                     created.append(node)
         for node in created:
@@ -373,23 +375,43 @@ class Executor:
         except Exception as error:
             log.exception("query %s (%s): executor failure", node.query_id, node.query_kind)
             outcome = self._error_out(node, f"executor failure: {_describe(error)}")
+        if outcome in (QueryState.QUEUED, QueryState.EXECUTING, QueryState.RESETTING):
+            # Queued again or taken over elsewhere since this attempt began: follow it.
+            outcome = _Retry.LATER
         if outcome is _Retry.LATER:
             self._retry_later(node, round_)
         elif outcome is _Retry.DEPENDENCIES:
             if round_ >= _MAX_DEPENDENCY_ROUNDS:
                 message = "its dependencies were removed from the cache while it waited"
-                self._settle(node.query_id, self._error_out(node, message))
+                self._finish(node, self._error_out(node, message), round_)
                 return
             for dependency in node.dependencies:
                 self._schedule(dependency)
             self._after_dependencies(node, round_ + 1)
         else:
-            self._settle(node.query_id, outcome)
+            self._finish(node, outcome, round_)
+
+    def _finish(self, node: PlannedQuery, state: str, round_: int) -> None:
+        """Settle a query's future with ``state``, or run it again if it was resubmitted."""
+        with self._lock:
+            rerun = node.query_id in self._rerun_requested and state != QueryState.COMPLETED
+            self._rerun_requested.discard(node.query_id)
+            if not rerun:
+                future = self._inflight.pop(node.query_id, None)
+                self._retry_counts.pop(node.query_id, None)
+        if rerun:
+            self._dispatch(node, round_)
+            return
+        if future is not None and not future.done():
+            future.set_result(state)
+        self._wake_waiters()
 
     def _settle(self, query_id: str, state: str) -> None:
+        """Settle a query's future with ``state`` (used when stopping)."""
         with self._lock:
             future = self._inflight.pop(query_id, None)
             self._retry_counts.pop(query_id, None)
+            self._rerun_requested.discard(query_id)
         if future is not None and not future.done():
             future.set_result(state)
         self._wake_waiters()
@@ -411,6 +433,10 @@ class Executor:
                 connection.commit()
                 return _Retry.LATER
             holds_locks = True
+            if (connection.dialect.server_version_info or (0,)) >= (14,):
+                # Makes PostgreSQL abort this query soon after this process dies, instead of
+                # running it to the end; recovery can then take the query over.
+                connection.execute(text("SET client_connection_check_interval = 1000"))
             connection.commit()
             claimed = self._claim(connection, node)
             if claimed is not None:
@@ -577,7 +603,7 @@ class Executor:
                 self.notifier.state_changed(cancelled)
         else:
             state = self._error_out(node, message)
-        self._settle(node.query_id, state)
+        self._finish(node, state, 1)
 
     def _current_state(self, query_id: str) -> str:
         with self.engine.connect() as connection:

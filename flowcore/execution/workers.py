@@ -18,13 +18,16 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from flowcore.cache.backend import CacheBackend
-from flowcore.cache.locks import query_lock_key, worker_lock_key
+from flowcore.cache.locks import pg_locks_fields, query_lock_key, worker_lock_key
 from flowcore.cache.notify import Notifier
 from flowcore.cache.states import QueryState, StateChange, reset
 
 __all__ = ["WorkerRegistration", "recover_abandoned_queries", "try_lock", "unlock"]
 
 log = logging.getLogger("flowcore.execution")
+
+# How long recovery waits for a terminated backend to exit, in milliseconds.
+_TERMINATE_WAIT_MS = 5000
 
 
 def try_lock(connection: Connection, key: int, *, shared: bool = False) -> bool:
@@ -228,8 +231,9 @@ def _recover_query(
 ) -> list[StateChange]:
     """Reset one abandoned query if it is still abandoned once its lock is held."""
     key = query_lock_key(query_id)
-    if not try_lock(connection, key):
-        connection.commit()
+    locked = try_lock(connection, key) or _stop_orphaned_backend(connection, query_id, dead)
+    connection.commit()
+    if not locked:
         return []  # its SQL is running in a live process
     try:
         row = connection.execute(
@@ -259,3 +263,37 @@ def _recover_query(
     finally:
         unlock(connection, key)
         connection.commit()
+
+
+def _stop_orphaned_backend(connection: Connection, query_id: str, dead: list[str]) -> bool:
+    """Terminate the backend still running a query for a dead worker; return whether it is locked.
+
+    PostgreSQL notices that a client died only when it next talks to it, so the SQL of a
+    killed process can run on, holding the query's lock. Only a backend that holds the lock
+    for a query whose owner is confirmed dead is terminated.
+    """
+    if not dead:
+        return False
+    classid, objid = pg_locks_fields(query_lock_key(query_id))
+    terminated = connection.execute(
+        text(
+            "SELECT pg_terminate_backend(l.pid, :wait_ms) "
+            "FROM cache.query_states AS s JOIN pg_locks AS l ON l.pid = s.backend_pid "
+            "WHERE s.query_id = :query_id AND s.state = 'executing' "
+            "AND s.owner = ANY(CAST(:dead AS text[])) AND l.locktype = 'advisory' "
+            "AND l.granted AND l.mode = 'ExclusiveLock' AND l.classid = CAST(:classid AS oid) "
+            "AND l.objid = CAST(:objid AS oid) AND l.objsubid = 1"
+        ),
+        {
+            "query_id": query_id,
+            "dead": dead,
+            "classid": classid,
+            "objid": objid,
+            "wait_ms": _TERMINATE_WAIT_MS,
+        },
+    ).scalar()
+    connection.commit()
+    if not terminated:
+        return False
+    log.warning("terminated the backend left running query %s by a dead worker", query_id)
+    return try_lock(connection, query_lock_key(query_id))
