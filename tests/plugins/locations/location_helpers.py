@@ -26,15 +26,19 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import create_engine
-
-from flowcore.model.converter import SpecConverter
-from flowcore.planner import Planner
-from flowcore.plugins import build_plugin_manager, load_registry
+import flowcore
+from flowcore.settings import Settings
 from flowcore.testing import insert_cells, insert_events, insert_region, square
-from flowdb.config import sqlalchemy_url
 
-__all__ = ["REGIONS", "CELLS", "build_world", "add_calls", "daily", "SpecRunner"]
+__all__ = [
+    "REGIONS",
+    "CELLS",
+    "build_world",
+    "add_calls",
+    "daily",
+    "SpecRunner",
+    "repeated_locations",
+]
 
 REGIONS = {"R1": 80.0, "R2": 81.0, "R3": 82.0}
 CELLS: list[dict[str, Any]] = [
@@ -104,25 +108,16 @@ def daily(date: str, unit: str = "admin3", method: str = "last", **extra: Any) -
 
 
 class SpecRunner:
-    """Computes specs on one database and returns their rows as dicts."""
+    """Computes specs through a real session (executor and cache) on one database."""
 
     def __init__(self, dsn: str) -> None:
-        self.registry = load_registry(build_plugin_manager())
-        self.converter = SpecConverter(self.registry)
-        self.engine = create_engine(
-            sqlalchemy_url(dsn), connect_args={"options": "-c timezone=UTC"}
-        )
-        self.planner = Planner(self.registry, self.converter, self.engine, is_stored=bool)
+        self.session = flowcore.connect(dsn, settings=Settings(redaction_threshold=15))
+        self.registry = self.session.registry
+        self.converter = self.session.converter
 
     def rows(self, spec: Mapping[str, Any], *, redact: bool = False) -> list[dict[str, Any]]:
-        """Return the rows of ``spec`` (redacted with the threshold 15 on request)."""
-        structured = self.converter.structure(spec)
-        statement = self.planner.inline_sql(structured)
-        kind = self.registry.kind_of(structured)
-        if redact and kind.redactor is not None:
-            statement = kind.redactor(statement.subquery("result"), 15)
-        with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(statement)]
+        """Return the released rows of ``spec`` (redacted with the threshold 15 on request)."""
+        return self.session.run(spec, redact=redact, timeout=120).to_dicts()
 
     def locations(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``{subscriber: location}`` of a per-subscriber spec (a tuple for lon-lat)."""
@@ -136,9 +131,26 @@ class SpecRunner:
 
     def columns(self, spec: Mapping[str, Any]) -> list[str]:
         """Return the output column names of ``spec``."""
-        structured = self.converter.structure(spec)
-        return [c.name for c in self.planner.inline_sql(structured).selected_columns]
+        return self.session.run(spec, timeout=120).columns
+
+    def clear_cache(self) -> int:
+        """Remove every stored result, so the next run computes from the events again."""
+        return self.session.cache.clear()
 
     def close(self) -> None:
-        """Release the database connections."""
-        self.engine.dispose()
+        """Stop the session's executor and release its connections."""
+        self.session.close()
+
+
+def repeated_locations(runner: SpecRunner, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the locations of 5 runs of ``spec``; the cache is cleared before runs 2 and 4.
+
+    Runs 3 and 5 read the stored result, runs 2 and 4 compute it again from the events.
+    """
+    results = []
+    for attempt in range(5):
+        if attempt in (1, 3):
+            removed = runner.clear_cache()
+            assert removed > 0, "clearing the cache should remove the stored result"
+        results.append(runner.locations(spec))
+    return results

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from location_helpers import SpecRunner, add_calls, daily
+from location_helpers import SpecRunner, add_calls, daily, repeated_locations
 
 
 def test_midnight_event_belongs_to_next_day(world: SpecRunner, world_dsn: str) -> None:
@@ -70,7 +70,7 @@ def test_most_common_ties_repeatable(world: SpecRunner, world_dsn: str) -> None:
     )
     spec = daily("2016-01-01", method="most-common")
 
-    runs = [world.locations(spec) for _ in range(5)]
+    runs = repeated_locations(world, spec)
 
     assert runs[0] == {"alice": "R2", "bob": "R2", "carol": "R1"}
     assert all(run == runs[0] for run in runs)
@@ -85,7 +85,7 @@ def test_most_common_lon_lat_tie_smallest_point(world: SpecRunner, world_dsn: st
         ],
     )
 
-    runs = [world.locations(daily("2016-01-01", "lon-lat", "most-common")) for _ in range(5)]
+    runs = repeated_locations(world, daily("2016-01-01", "lon-lat", "most-common"))
 
     assert runs[0] == {"alice": (80.25, 27.25)}
     assert all(run == runs[0] for run in runs)
@@ -101,7 +101,7 @@ def test_last_tie_smallest_unit_value(world: SpecRunner, world_dsn: str) -> None
         ],
     )
 
-    runs = [world.locations(daily("2016-01-01")) for _ in range(5)]
+    runs = repeated_locations(world, daily("2016-01-01"))
 
     assert runs[0] == {"alice": "R2"}
     assert all(run == runs[0] for run in runs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from location_helpers import SpecRunner, add_calls, daily
+from location_helpers import SpecRunner, add_calls, daily, repeated_locations
 
 
 def ranged(kind: str, start: str, end: str, unit: str = "admin3", **extra: Any) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def test_most_frequent_location_rule(world: SpecRunner, world_dsn: str) -> None:
     )
     spec = ranged("most_frequent_location", "2016-01-01", "2016-01-04")
 
-    runs = [world.locations(spec) for _ in range(5)]
+    runs = repeated_locations(world, spec)
 
     assert runs[0] == {"alice": "R1", "bob": "R2"}
     assert all(run == runs[0] for run in runs)
@@ -77,7 +77,7 @@ def test_visited_most_days_rule(world: SpecRunner, world_dsn: str) -> None:
     )
     spec = ranged("visited_most_days", "2016-01-01", "2016-01-04")
 
-    runs = [world.locations(spec) for _ in range(5)]
+    runs = repeated_locations(world, spec)
 
     assert runs[0] == {"alice": "R1", "bob": "R2", "carol": "R1"}
     assert all(run == runs[0] for run in runs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from location_helpers import SpecRunner, add_calls, daily
+from location_helpers import SpecRunner, add_calls, daily, repeated_locations
 
 from flowcore.model.identity import query_id
 
@@ -51,7 +51,7 @@ def test_modal_ties_repeatable(world: SpecRunner, world_dsn: str) -> None:
     )
     spec = modal(*days(4))
 
-    runs = [world.locations(spec) for _ in range(5)]
+    runs = repeated_locations(world, spec)
 
     assert runs[0] == {"alice": "R2", "bob": "R1", "carol": "R3"}
     assert all(run == runs[0] for run in runs)
@@ -69,7 +69,7 @@ def test_modal_same_day_tie_smallest_unit(world: SpecRunner, world_dsn: str) -> 
     )
     spec = modal(daily("2016-01-01"), daily("2016-01-01", method="most-common"))
 
-    runs = [world.locations(spec) for _ in range(5)]
+    runs = repeated_locations(world, spec)
 
     assert runs[0] == {"alice": "R2"}
     assert all(run == runs[0] for run in runs)
