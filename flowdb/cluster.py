@@ -122,8 +122,8 @@ def _clamp(value: int, lowest: int, highest: int) -> int:
 def server_settings(port: int, *, disposable: bool) -> dict[str, str]:
     """Return the postgresql.conf settings of a local cluster listening on ``port``.
 
-    Memory settings scale with the machine; a disposable (test) cluster trades crash safety
-    for speed and uses little shared memory, because several may run at once.
+    Memory settings scale with the machine. A disposable (test) cluster trades crash safety
+    for speed, and uses little shared memory because several may run at once.
     """
     memory = _physical_memory()
     cpus = os.cpu_count() or 1
@@ -293,8 +293,8 @@ class LocalCluster:
         owner = self._owner_uid_gid()
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise ClusterError(
-                f"{self.data_dir} exists but holds no complete cluster (no PG_VERSION); "
-                f"remove the folder to let flowcore create a new one"
+                f"{self.data_dir} exists but contains no complete cluster (PG_VERSION is "
+                f"missing): remove the folder to let flowcore create a new one"
             )
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.log_dir.mkdir(mode=0o755, parents=True, exist_ok=True)

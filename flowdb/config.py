@@ -1,4 +1,4 @@
-"""Where flowcore finds its database: the DSN resolution order and the local cluster's folder."""
+"""Database configuration: the DSN resolution order and the local cluster's folder."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 DSN_FILE_NAME = "dsn"
-"""File in ``$FLOWCORE_HOME`` that holds the DSN of the local cluster started by ``db up``."""
+"""File in ``$FLOWCORE_HOME`` that contains the DSN of the local cluster started by ``db up``."""
 
 
 class ConfigError(RuntimeError):

@@ -198,9 +198,9 @@ def diagnose_file(
 ) -> list[LineError]:
     """List every bad line of a CSV file whose COPY failed.
 
-    Checks the field count, UTF-8, required values and each value's type; ``extra_checks``
-    then receives the connection and the staging table (``line`` plus one text column per
-    table column) for checks of its own. Works in a temporary table; the caller rolls back.
+    Checks the field count, UTF-8, required values and each value's type. ``extra_checks`` then
+    receives the connection and the staging table for checks of its own. That table has a
+    ``line`` column and one text column per table column, and is dropped at commit.
     """
     errors: list[LineError] = []
     staging = sql.Identifier("flowcore_diagnosis")

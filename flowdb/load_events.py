@@ -1,9 +1,9 @@
 """Loading one day of events from a CSV file into its day partition.
 
-A day is built as a new table, filled with COPY, indexed and analysed, and then swapped in: in
-the same transaction the old partition of that day (if any) is dropped and the new table is
-attached in its place and the day is recorded as ingested. A failure anywhere rolls the whole
-transaction back, so queries see either the old day or the new one, never a half-loaded day.
+A day is built as a new table, filled with COPY, indexed and analysed. In the same transaction,
+the day's old partition (if any) is dropped, the new table is attached in its place, and the
+day is recorded as ingested. A failure anywhere rolls the whole transaction back, so queries
+see either the old day or the new one, never a half-loaded day.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def parse_day_file_name(path: Path, event_type: EventType) -> DayFile | LineErro
     try:
         day = datetime.strptime(match["day"], "%Y%m%d").date()
     except ValueError:
-        return LineError(None, f"file name {path.name!r} holds an invalid date {match['day']!r}")
+        return LineError(None, f"file name {path.name!r} contains an invalid date {match['day']!r}")
     return DayFile(path, event_type, day)
 
 
@@ -153,7 +153,8 @@ def _build_and_swap(
             )
         conn.execute(sql.SQL("ANALYZE {}").format(building))
 
-        # Swaps on one event table take turns, so two loads never wait on each other's locks.
+        # Swaps on one event table take turns. Otherwise two loads, each holding a lock on the
+        # parent, could each wait for the other's lock (a deadlock, which PostgreSQL aborts).
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"events.{event_type.name}",))
         conn.execute(
             sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("events", final_name))

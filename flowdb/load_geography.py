@@ -1,7 +1,7 @@
 """Loading administrative boundaries from GeoJSON into ``geography.admin0`` to ``admin3``.
 
-Each layer file is read and checked in Python first; its features then replace the table's
-rows in one transaction, so a bad file leaves the previous boundaries in place.
+Each layer file is read and checked in Python first. Its features then replace the table's rows
+in one transaction, so a bad file leaves the previous boundaries in place.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _read_features(path: Path, level: int) -> tuple[list[dict[str, Any]], list[L
         ]
     features = document.get("features")
     if not isinstance(features, list) or not features:
-        return [], [LineError(None, "holds no features")]
+        return [], [LineError(None, "contains no features")]
 
     code = f"admin{level}pcod"
     errors: list[LineError] = []

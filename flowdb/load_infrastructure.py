@@ -38,7 +38,7 @@ class InfrastructureTable:
     key_column: str | None
     """Serial key that the loader numbers afresh, e.g. cells' ``cell_id``; None for tacs."""
     noun: str
-    """What one row is, for error messages."""
+    """Name of one row's thing in error messages, e.g. "cell"."""
     versioned: bool
     """Whether rows are versions with service dates, and have a point location."""
 
@@ -86,7 +86,7 @@ def _file_header(path: Path, table: InfrastructureTable) -> list[str]:
     header = read_header(path)
     if table.table == "cells" and header[3:5] == ["longitude", "latitude"]:
         # FlowKit's cells.csv labels its 4th and 5th columns longitude, latitude, but the 4th
-        # holds latitudes and the 5th longitudes (values like 26.67, 87.86 in Nepal), and
+        # contains latitudes and the 5th longitudes (values like 26.67, 87.86 in Nepal), and
         # FlowKit's loader reads them by position. Loading by position keeps cells where FlowKit
         # puts them.
         header[3], header[4] = "latitude", "longitude"

@@ -1,4 +1,4 @@
-"""What a load did: rows per table and per day, and the files it rejected with their errors."""
+"""Load reports: rows per table and per day, and the rejected files with their errors."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def plan_directory(folder: Path) -> LoadPlan:
     """Find the loadable files of a dataset folder.
 
     Raises:
-        LoadError: when the folder does not exist or holds nothing loadable.
+        LoadError: when the folder does not exist or contains nothing loadable.
     """
     if not folder.is_dir():
         raise LoadError(f"{folder} is not a folder: expected a dataset folder to load")
@@ -96,7 +96,7 @@ def plan_directory(folder: Path) -> LoadPlan:
             plan.layers.append((level, path))
     if not plan.paths() and not plan.unusable:
         raise LoadError(
-            f"{folder} holds no loadable data: expected records/<type>/<type>_YYYYMMDD.csv, "
+            f"{folder} contains no loadable data: expected records/<type>/<type>_YYYYMMDD.csv, "
             f"infrastructure/cells.csv, infrastructure/sites.csv, tac_database.csv or "
             f"geography/admin<N>.geojson"
         )
@@ -133,7 +133,7 @@ class _Progress:
         self._enabled = enabled
         self._lock = threading.Lock()
         self._started_at = time.monotonic()
-        self._shown = False
+        self._visible = False
         self._bar = None
         if enabled:
             from rich.progress import (
@@ -161,13 +161,13 @@ class _Progress:
             return
         with self._lock:
             self._bar.advance(self._task, byte_count)
-            if not self._shown and time.monotonic() - self._started_at > _PROGRESS_DELAY_SECONDS:
+            if not self._visible and time.monotonic() - self._started_at > _PROGRESS_DELAY_SECONDS:
                 self._bar.start()
-                self._shown = True
+                self._visible = True
 
     def close(self) -> None:
         """Remove the bar from the terminal."""
-        if self._bar is not None and self._shown:
+        if self._bar is not None and self._visible:
             self._bar.stop()
 
 
@@ -180,7 +180,7 @@ def load_directory(
     a table or a layer again replaces it.
 
     Raises:
-        LoadError: when the folder does not exist or holds nothing loadable.
+        LoadError: when the folder does not exist or contains nothing loadable.
     """
     folder = Path(path)
     plan = plan_directory(folder)

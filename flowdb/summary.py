@@ -1,4 +1,4 @@
-"""What a FlowDB holds: rows per table and available dates per event type."""
+"""Database summaries: rows per table and available dates per event type."""
 
 from __future__ import annotations
 

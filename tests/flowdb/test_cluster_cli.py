@@ -35,8 +35,8 @@ def _exits_soon(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def cluster_home() -> Iterator[Path]:
     """A new cluster folder beside the test cluster, removed with its cluster afterwards."""
-    # The test cluster's folder is known to be reachable by the system user that runs
-    # PostgreSQL when the tests run as root; pytest's tmp_path (mode 0700) is not.
+    # When the tests run as root, the system user that runs PostgreSQL can reach the test
+    # cluster's folder. It cannot reach pytest's tmp_path, whose parent has mode 0700.
     home = flowcore_home() / "test" / f"cli-{os.getpid()}"
     yield home
     LocalCluster(home).remove()

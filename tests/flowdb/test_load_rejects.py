@@ -203,7 +203,7 @@ def test_bad_header_rejected(fresh_dsn, tmp_path, header, message) -> None:
     ("relative", "message"),
     [
         ("records/calls/calls_2016-01-03.csv", "file name 'calls_2016-01-03.csv' is invalid"),
-        ("records/calls/calls_20161303.csv", "holds an invalid date '20161303'"),
+        ("records/calls/calls_20161303.csv", "contains an invalid date '20161303'"),
         ("records/forwards/forwards_20160103.csv", "folder records/forwards is not an event type"),
     ],
 )
@@ -235,7 +235,7 @@ def test_missing_folder_raises(fresh_dsn, tmp_path) -> None:
 
 def test_folder_without_data_raises(fresh_dsn, tmp_path) -> None:
     (tmp_path / "notes.txt").write_text("nothing here")
-    with pytest.raises(LoadError, match="holds no loadable data"):
+    with pytest.raises(LoadError, match="contains no loadable data"):
         load_directory(fresh_dsn, tmp_path)
 
 

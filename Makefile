@@ -1,0 +1,79 @@
+# flowcore development tasks. `make test` and `make demo` work on a fresh Debian 12 machine:
+# they install the system packages (as root or with sudo), create .venv and install every
+# distribution in editable mode.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+# Debian packages: PostgreSQL 15 with PostGIS 3, and Python 3.11 with venv.
+DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-contrib python3.11 python3.11-venv
+
+# Every distribution of the repository, installed only once its pyproject.toml exists, plus
+# the throwaway plugins that tests install.
+DISTRIBUTIONS := . auth server plugins/locations plugins/flows plugins/meaningful plugins/network
+TEST_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard tests/plugins/*/pyproject.toml))
+EDITABLE := $(foreach dir,$(DISTRIBUTIONS) $(TEST_PLUGINS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)[test]'))
+
+.PHONY: help deps install test demo lint clean
+
+help:
+	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo)"
+	@echo "make install  create $(VENV) and install every distribution in editable mode"
+	@echo "make test     deps + install, then run the test suite (set FLOWCORE_TESTDATA)"
+	@echo "make demo     deps + install, start the local database and load FLOWCORE_TESTDATA"
+	@echo "make lint     ruff and mypy"
+	@echo "make clean    remove caches and build files (keeps $(VENV) and .flowcore)"
+
+deps:
+	@command -v dpkg-query >/dev/null || { \
+		echo "make deps needs Debian's dpkg and apt-get; install these yourself:" \
+			"$(DEB_PACKAGES)" >&2; exit 1; }
+	@missing=""; \
+	for package in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "Debian packages already installed."; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	else \
+		echo "Missing Debian packages:$$missing" >&2; \
+		echo "Run 'make deps' as root or with sudo, or install them yourself." >&2; \
+		exit 1; \
+	fi; \
+	echo "Installing$$missing"; \
+	$$sudo apt-get update && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "python3.11 was not found: run 'make deps'" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(EDITABLE)
+
+test: deps install
+	$(BIN)/pytest tests
+
+demo: deps install
+	$(BIN)/flowcore db up
+	@if [ -z "$$FLOWCORE_TESTDATA" ]; then \
+		echo "FLOWCORE_TESTDATA is unset: set it to a dataset folder to load."; \
+		echo "Once the synthetic data generator exists, the demo will use it instead."; \
+		exit 0; \
+	fi; \
+	$(BIN)/flowcore db load "$$FLOWCORE_TESTDATA" && $(BIN)/flowcore db summary
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+	find . -path ./$(VENV) -prune -o -path ./.flowcore -prune -o \
+		\( -name __pycache__ -o -name '*.egg-info' \) -type d -print0 | xargs -0 rm -rf
