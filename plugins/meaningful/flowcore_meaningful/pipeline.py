@@ -1,0 +1,243 @@
+"""The meaningful locations pipeline in SQL, from events to labelled clusters in regions.
+
+Every step works at the versioned-site level, for all subscribers in one statement:
+
+1. Site visits: for each subscriber and versioned site, the number of call days (distinct UTC
+   calendar days with an event there) and the mean hour-of-day and day-of-week scores of the
+   events there.
+2. Clusters: Hartigan leader clustering of each subscriber's sites by the database function
+   ``hartigan_leader_clusters`` (migration ``0200_meaningful.sql``). Sites are taken in
+   descending call days. Sites with equal call days are taken in ascending ``site_id``, then
+   ``version``, so the clusters are the same on every run. Clusters with fewer call days in
+   total than ``tower_cluster_call_threshold`` are dropped.
+3. Cluster scores: the mean of the member sites' scores. Call days and scores come from the same
+   events, so every member site has a score.
+4. Labels: a cluster has a label when the label's shape strictly contains the point (hour score,
+   day-of-week score). It is ``unknown`` when no shape contains it.
+5. Meaningful locations: the clusters with the requested label, with ``n_clusters``, the number
+   of such clusters of the subscriber, for fractional counting.
+6. Regions: a cluster's region is the polygon of the aggregation unit that contains its centre.
+   A cluster outside every polygon has no region, and its share of the subscriber is not
+   counted anywhere. FlowKit 1.34 instead reports it in a row whose region is null.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    FromClause,
+    Integer,
+    Select,
+    Text,
+    and_,
+    cast,
+    column,
+    distinct,
+    extract,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql import ColumnElement
+
+from flowcore.errors import InvalidSpecError
+from flowcore.sql.context import BuildContext
+from flowcore_meaningful.fields import UNKNOWN_LABEL, ClusterFields, LabelShape
+
+__all__ = [
+    "site_visits",
+    "cluster_members",
+    "scored_clusters",
+    "meaningful_locations",
+    "regions_of",
+    "region_columns",
+]
+
+
+def _score_lookup(scores: list[float], index: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Return ``scores[index]`` in SQL, with ``index`` counted from 0 and each score bound."""
+    array = postgresql.array([literal(score, Float) for score in scores])
+    return array[index + 1]
+
+
+def site_visits(
+    spec: ClusterFields, context: BuildContext, start: dt.datetime, end: dt.datetime
+) -> Select[Any]:
+    """Select call days and mean event scores per subscriber and versioned site."""
+    events = context.events(
+        start=start,
+        end=end,
+        event_types=spec.event_types,
+        subscriber_subset=spec.subscriber_subset,
+    )
+    located = context.locate(events, "versioned-site").subquery("site_events")
+    hour = cast(extract("hour", located.c.datetime), Integer)
+    day_of_week = cast(extract("dow", located.c.datetime), Integer)
+    hour_score = _score_lookup(list(spec.tower_hour_of_day_scores), hour)
+    day_score = _score_lookup(spec.tower_day_of_week_scores.in_dow_order(), day_of_week)
+    site = [
+        located.c.subscriber,
+        located.c.site_id,
+        located.c.version,
+        located.c.lon,
+        located.c.lat,
+    ]
+    return select(
+        *site,
+        func.count(distinct(cast(located.c.datetime, Date))).label("call_days"),
+        func.avg(hour_score).label("score_hour"),
+        func.avg(day_score).label("score_dow"),
+    ).group_by(*site)
+
+
+def cluster_members(sites: FromClause, radius_km: float, name: str) -> Select[Any]:
+    """Select each subscriber's sites with their cluster: number, centre and total call days."""
+    order = (sites.c.call_days.desc(), sites.c.site_id, sites.c.version)
+
+    def in_order(values: Any) -> Any:
+        return func.array_agg(postgresql.aggregate_order_by(values, *order))
+
+    arrays = (
+        select(
+            sites.c.subscriber,
+            in_order(sites.c.site_id).label("site_ids"),
+            in_order(sites.c.version).label("versions"),
+            in_order(sites.c.lon).label("lons"),
+            in_order(sites.c.lat).label("lats"),
+            in_order(sites.c.call_days).label("call_days"),
+        )
+        .group_by(sites.c.subscriber)
+        .subquery(f"{name}_subscriber_sites")
+    )
+    clustered = (
+        func.public.hartigan_leader_clusters(
+            arrays.c.site_ids,
+            arrays.c.versions,
+            arrays.c.lons,
+            arrays.c.lats,
+            arrays.c.call_days,
+            literal(radius_km, Float),
+        )
+        .table_valued(
+            column("site_id", Text),
+            column("version", Integer),
+            column("cluster", Integer),
+            column("cluster_lon", Float),
+            column("cluster_lat", Float),
+            column("cluster_call_days", BigInteger),
+        )
+        .lateral(f"{name}_clustered")
+    )
+    return select(arrays.c.subscriber, *clustered.c).join_from(arrays, clustered, true())
+
+
+def scored_clusters(
+    spec: ClusterFields,
+    context: BuildContext,
+    start: dt.datetime,
+    end: dt.datetime,
+    name: str,
+) -> FromClause:
+    """Return each subscriber's clusters kept by the call threshold, with centre and scores.
+
+    Columns: ``subscriber``, ``cluster``, ``lon``, ``lat``, ``score_hour``, ``score_dow``.
+    ``name`` prefixes the names of the intermediate results, so two pipelines can share one
+    statement.
+    """
+    # A CTE, because the clustering and the scoring both read the site visits.
+    sites = site_visits(spec, context, start, end).cte(f"{name}_site_visits")
+    members = cluster_members(sites, spec.tower_cluster_radius, name).subquery(f"{name}_members")
+    on = and_(
+        sites.c.subscriber == members.c.subscriber,
+        sites.c.site_id == members.c.site_id,
+        sites.c.version == members.c.version,
+    )
+    cluster = [
+        members.c.subscriber,
+        members.c.cluster,
+        members.c.cluster_lon,
+        members.c.cluster_lat,
+    ]
+    return (
+        select(
+            members.c.subscriber,
+            members.c.cluster,
+            members.c.cluster_lon.label("lon"),
+            members.c.cluster_lat.label("lat"),
+            func.avg(sites.c.score_hour).label("score_hour"),
+            func.avg(sites.c.score_dow).label("score_dow"),
+        )
+        .join_from(members, sites, on)
+        .where(members.c.cluster_call_days >= spec.tower_cluster_call_threshold)
+        .group_by(*cluster)
+        .cte(f"{name}_clusters")
+    )
+
+
+def _inside(shape: LabelShape, point: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Return whether the label shape strictly contains ``point`` (both without an SRID)."""
+    return func.ST_Contains(func.ST_GeomFromText(literal(shape.geometry().wkt, Text)), point)
+
+
+def _has_label(
+    labels: dict[str, LabelShape], label: str, clusters: FromClause
+) -> ColumnElement[bool]:
+    """Return the condition that a cluster's score point has ``label``."""
+    point = func.ST_MakePoint(clusters.c.score_hour, clusters.c.score_dow)
+    if label != UNKNOWN_LABEL:
+        return _inside(labels[label], point)
+    if not labels:
+        return true()
+    in_any = or_(*(_inside(shape, point) for shape in labels.values()))
+    return not_(func.coalesce(in_any, false()))
+
+
+def meaningful_locations(
+    labels: dict[str, LabelShape], label: str, clusters: FromClause
+) -> Select[Any]:
+    """Select the clusters labelled ``label``: subscriber, label, cluster, centre, n_clusters."""
+    return select(
+        clusters.c.subscriber,
+        literal(label, Text).label("label"),
+        clusters.c.cluster,
+        clusters.c.lon,
+        clusters.c.lat,
+        func.count().over(partition_by=clusters.c.subscriber).label("n_clusters"),
+    ).where(_has_label(labels, label, clusters))
+
+
+def regions_of(spec: ClusterFields, context: BuildContext, name: str) -> FromClause:
+    """Return the polygons of the spec's aggregation unit (its columns and ``geom``).
+
+    Raises InvalidSpecError when the unit has no polygons (lon-lat, for example).
+    """
+    unit = context.unit(spec.aggregation_unit)
+    if not unit.polygons or unit.geometry is None:
+        raise InvalidSpecError(
+            [
+                f"{context.path}.aggregation_unit: {spec.aggregation_unit!r} has no region "
+                "polygons to place clusters in; use admin0, admin1, admin2 or admin3"
+            ]
+        )
+    return unit.geometry().subquery(name)
+
+
+def region_columns(spec: ClusterFields, context: BuildContext) -> tuple[str, ...]:
+    """Return the output columns of the spec's aggregation unit, e.g. ``("pcod",)``."""
+    return context.unit_columns(spec.aggregation_unit)
+
+
+def contains_centre(regions: FromClause, locations: FromClause) -> ColumnElement[bool]:
+    """Return the condition that a region's polygon contains a location's cluster centre."""
+    centre = func.ST_SetSRID(func.ST_MakePoint(locations.c.lon, locations.c.lat), 4326)
+    return func.ST_Within(centre, regions.c.geom)
