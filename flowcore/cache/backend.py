@@ -117,6 +117,14 @@ class CacheBackend(Protocol):
         """Return every stored result with its metadata and score."""
         ...
 
+    def total_size(self) -> int:
+        """Return the bytes used by stored results."""
+        ...
+
+    def max_size(self) -> int:
+        """Return the size limit in bytes that ``shrink`` defaults to."""
+        ...
+
     def clear(self) -> int:
         """Remove every stored result; return how many were removed."""
         ...
