@@ -15,6 +15,7 @@ import psycopg
 from flowdb.cluster import ClusterError, LocalCluster
 from flowdb.config import ConfigError, flowcore_home, resolve_dsn
 from flowdb.migrate import MigrationError, migrate
+from flowdb.synth.cli import synth
 
 if TYPE_CHECKING:
     from flowdb.load_report import LoadReport
@@ -46,6 +47,9 @@ def _resolve_or_exit(explicit: str | None) -> str:
 @click.group()
 def db() -> None:
     """Manage FlowDB: the local cluster, migrations and data loading."""
+
+
+db.add_command(synth)
 
 
 @db.command()
