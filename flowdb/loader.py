@@ -28,6 +28,7 @@ from pathlib import Path
 import attrs
 import psycopg
 
+from flowcore.cache.reload import invalidate_reloaded_day
 from flowdb.load_events import DayFile, load_day_file, parse_day_file_name
 from flowdb.load_geography import admin_level, load_layer_file
 from flowdb.load_infrastructure import INFRASTRUCTURE_TABLES, load_table_file
@@ -206,6 +207,7 @@ def load_directory(
                 return
             with lock:
                 report.add_day(day_file.event_type.name, day_file.day, result.rows)
+            invalidate_reloaded_day(dsn, day_file.event_type.name, day_file.day)
 
         tasks.append((day_file.path, load_day))
 

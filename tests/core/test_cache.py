@@ -8,6 +8,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 import flowcore.hookspecs
 from flowcore.cache.plugin import flowcore_register_cache_backends
 from flowcore.cache.postgres import PostgresCacheBackend
+from flowcore.cache.reload import invalidate_reloaded_day
 from flowcore.cache.states import (
     TRANSITIONS,
     Event,
@@ -29,6 +31,7 @@ from flowcore.execution.plan import BuiltQuery, EventRead, PlannedQuery
 from flowcore.hookspecs import hookimpl
 from flowcore.settings import Settings
 from flowdb.config import sqlalchemy_url
+from flowdb.loader import load_directory
 
 HALF_LIFE = 1000
 
@@ -531,6 +534,45 @@ def test_invalidate_dates(
 def test_invalidate_dates_rejects_non_date(backend: PostgresCacheBackend) -> None:
     with pytest.raises(ValueError, match="expected a datetime.date"):
         backend.invalidate_dates("calls", "2016-01-01")  # type: ignore[arg-type]
+
+
+def test_invalidate_reloaded_day(
+    engine: sa.Engine, fresh_dsn: str, store: Callable[[PlannedQuery], str]
+) -> None:
+    calls = store(
+        series_plan(
+            "reloaded", reads=[EventRead("calls", dt.date(2016, 1, 2), dt.date(2016, 1, 3))]
+        )
+    )
+    kept = store(series_plan("kept"))
+
+    assert invalidate_reloaded_day(fresh_dsn, "calls", dt.date(2016, 1, 2)) == [calls]
+    assert stored_ids(engine) == {kept}
+
+
+def test_loading_a_day_invalidates_its_readers(
+    engine: sa.Engine, fresh_dsn: str, store: Callable[[PlannedQuery], str], tmp_path: Path
+) -> None:
+    week = EventRead("calls", dt.date(2016, 1, 1), dt.date(2016, 1, 8))
+    store(series_plan("reads the calls of the week", reads=[week]))
+    other = store(
+        series_plan(
+            "reads other calls",
+            reads=[EventRead("calls", dt.date(2016, 1, 3), dt.date(2016, 1, 8))],
+        )
+    )
+    day_file = tmp_path / "records" / "calls" / "calls_20160102.csv"
+    day_file.parent.mkdir(parents=True)
+    day_file.write_text(
+        "start_time,msisdn_counterpart,id,msisdn,location_id,outgoing,duration,tac\n"
+        "2016-01-02 10:37:08,lAEll9HCSmwAgmGv,LZvq3-cuckQ3KqQrlA,KXD40E0ct3Oq1sIy,UJE4phmX,"
+        "True,895.0,18867440.0\n"
+    )
+
+    report = load_directory(fresh_dsn, tmp_path)
+
+    assert not report.rejected
+    assert stored_ids(engine) == {other}
 
 
 # -- clearing ----------------------------------------------------------------------------

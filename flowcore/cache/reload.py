@@ -1,0 +1,30 @@
+"""Invalidation for data loaders: results that read a reloaded day of events must go."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import create_engine
+
+from flowcore.cache.postgres import PostgresCacheBackend
+from flowdb.config import sqlalchemy_url
+
+__all__ = ["invalidate_reloaded_day"]
+
+
+def invalidate_reloaded_day(
+    dsn: str, event_type: str, day: dt.date, *, hook: Any = None
+) -> list[str]:
+    """Remove every stored result that read ``event_type`` events on ``day``; return their ids.
+
+    Call it after a day of events is loaded or replaced. Results built on a removed result are
+    removed too, and each removal is announced through ``hook`` when one is given.
+    """
+    # NOTE: a query that read the old day and is still executing when this runs stores its
+    # result afterwards, and that stale result stays until it is invalidated again.
+    engine = create_engine(sqlalchemy_url(dsn), pool_size=1, max_overflow=1)
+    try:
+        return PostgresCacheBackend(engine, hook=hook).invalidate_dates(event_type, day)
+    finally:
+        engine.dispose()
