@@ -1,4 +1,4 @@
-"""What a cache backend does for the executor, the server and the command line."""
+"""The cache backend interface that the executor, the server and the command line use."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ __all__ = ["CacheBackend", "StoredResult", "CacheEntry", "Eviction"]
 
 @attrs.frozen
 class StoredResult:
-    """What storing one result cost."""
+    """The table and the cost of one stored result."""
 
     query_id: str
-    #: Schema-qualified table that holds the rows.
+    #: Schema-qualified name of the table with the rows.
     table: str
     compute_time_ms: float
     size_bytes: int
@@ -78,7 +78,7 @@ class CacheBackend(Protocol):
         ...
 
     def result_table(self, query_id: str) -> Table:
-        """Return the table that holds a stored result, with its columns."""
+        """Return the table of a stored result, with its columns."""
         ...
 
     def iter_chunks(

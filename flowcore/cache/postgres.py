@@ -227,7 +227,7 @@ class PostgresCacheBackend:
     def touch(self, query_id: str, *, access: str = "read") -> float | None:
         """Record a read of a stored result and announce a ``hit``; return its new score.
 
-        ``access`` says what the read was for (``run``, ``read`` or ``dependency``) and goes
+        ``access`` names the purpose of the read (``run``, ``read`` or ``dependency``) and goes
         into the hit's details. Returns None, announcing nothing, when the result is not stored.
         """
         check_query_id(query_id)

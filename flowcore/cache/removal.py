@@ -53,7 +53,7 @@ class RemovedResult:
 
 @attrs.define
 class Removal:
-    """What one removal transaction did."""
+    """The results removed and the state changes made by one removal transaction."""
 
     rows: list[RemovedResult] = attrs.Factory(list)
     changes: list[StateChange] = attrs.Factory(list)

@@ -81,7 +81,7 @@ SETTLED_STATES = frozenset(
     {QueryState.COMPLETED, QueryState.ERRORED, QueryState.CANCELLED, QueryState.KNOWN}
 )
 
-#: How messages describe a query in each state ("Query with id '...' <description>").
+#: Description of each state in messages, as in "Query with id '...' <description>".
 DESCRIPTIONS: Mapping[str, str] = {
     QueryState.KNOWN: "is known, but has not yet been run",
     QueryState.QUEUED: "is queued",

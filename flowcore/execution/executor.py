@@ -69,7 +69,7 @@ _POLL_MAX_DELAY = 0.5
 class _Retry(enum.Enum):
     """Outcomes of one attempt that are not a settled state."""
 
-    #: Another process holds the query (executing it) or one of its dependencies: try later.
+    #: Another process is executing the query or locks one of its dependencies. Try later.
     LATER = "later"
     #: A dependency is no longer stored: compute the dependencies again, then this query.
     DEPENDENCIES = "dependencies"
@@ -454,7 +454,7 @@ class Executor:
         changes: list[StateChange] = []
         state = read_state(connection, node.query_id)
         if state == QueryState.EXECUTING:
-            # The lock is free, so whoever set this state died; recover the query.
+            # The lock is free, so the process that set this state has died: recover the query.
             changes.extend(reset(connection, node.query_id, include_unfinished=True))
             self.backend.discard_unfinished(connection, node.query_id)
             state = QueryState.KNOWN

@@ -44,8 +44,8 @@ def unlock(connection: Connection, key: int) -> None:
 class WorkerRegistration:
     """This process's row in ``cache.workers``, its liveness lock and its heartbeat thread.
 
-    ``on_heartbeat`` runs in the heartbeat thread after every beat (the executor recovers
-    abandoned queries there); an exception in it is logged and the beats go on.
+    ``on_heartbeat`` runs in the heartbeat thread after every beat, and the executor recovers
+    abandoned queries there. An exception in it is logged and the beats go on.
     """
 
     def __init__(
