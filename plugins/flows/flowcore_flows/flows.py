@@ -83,11 +83,14 @@ class OutFlows(Flows):
 
 
 def _unit_columns(spec: QuerySpec, context: BuildContext) -> tuple[str, ...]:
-    return context.unit_columns(spec.spatial_unit() or "")
+    unit = spec.spatial_unit()
+    if unit is None:
+        raise ValueError(f"{spec.query_kind} has no aggregation unit: its sides have none")
+    return context.unit_columns(unit)
 
 
 def _joined(spec: Flows, context: BuildContext) -> tuple[FromClause, FromClause, Any]:
-    """Return both sides and their join on ``subscriber`` as ``join_type`` asks."""
+    """Return both sides and their join on ``subscriber`` with the SQL join ``join_type`` names."""
     origin = context.result_of(spec.from_location).alias("from_location")
     destination = context.result_of(spec.to_location).alias("to_location")
     left, right = origin, destination

@@ -2,9 +2,9 @@
 
 Each subscriber gets their ``preferred_location`` where it has one. Otherwise they get their
 ``fallback_location``, but only when their weight at that location in
-``subscriber_location_weights`` is at least ``weight_threshold``. Subscribers of the preferred
-query whose location is null (``majority_location`` with ``include_unlocatable``) and who have
-no qualifying fallback keep their null row; other subscribers with neither are left out.
+``subscriber_location_weights`` is at least ``weight_threshold``. A subscriber whose preferred
+location is null (``majority_location`` with ``include_unlocatable``) keeps that null row when
+no fallback qualifies. Other subscribers with neither location are left out.
 """
 
 from __future__ import annotations

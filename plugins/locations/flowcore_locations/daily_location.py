@@ -30,7 +30,7 @@ ONE_DAY = dt.timedelta(days=1)
 
 @attrs.frozen(kw_only=True)
 class DailyLocation(SubscriberLocations, SpatialFields, EventFilters):
-    """Where each subscriber was on one day."""
+    """Each subscriber's location on one day."""
 
     query_kind: ClassVar[str] = "daily_location"
     description: ClassVar[str] = "Each subscriber's location on one day (last or most common)."

@@ -3,7 +3,7 @@
 The weights come from a nested query producing ``subscriber``, unit columns and ``value``
 (normally ``location_visits``). Rows with a negative weight are ignored. A location is the
 subscriber's majority location when its weight is greater than half of the larger of the
-subscriber's total weight and ``minimum_total_weight``; at most one location can pass.
+subscriber's total weight and ``minimum_total_weight``, so at most one location can pass.
 Subscribers without one are left out, unless ``include_unlocatable`` is true: then they get a
 row whose unit columns are null.
 """

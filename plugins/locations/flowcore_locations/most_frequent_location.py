@@ -1,7 +1,7 @@
 """``most_frequent_location``: each subscriber's location with the most events in a date range.
 
-Same rule as ``daily_location`` with ``method`` ``most-common``, over ``[start_date, end_date)``:
-the location with the most events wins; ties go to the location whose latest event is most
+Same rule as ``daily_location`` with ``method`` ``most-common``, over ``[start_date, end_date)``.
+The location with the most events wins. Ties go to the location whose latest event is most
 recent, then to the smallest unit value.
 """
 
@@ -23,7 +23,7 @@ __all__ = ["MostFrequentLocation", "build_most_frequent_location", "KIND"]
 
 @attrs.frozen(kw_only=True)
 class MostFrequentLocation(SubscriberLocations, SpatialFields, EventFilters, DateRangeFields):
-    """Where each subscriber had the most events over a date range."""
+    """Each subscriber's location with the most events over a date range."""
 
     query_kind: ClassVar[str] = "most_frequent_location"
     description: ClassVar[str] = "Each subscriber's location with the most events in a date range."

@@ -1,7 +1,7 @@
 """``visited_most_days``: each subscriber's location seen on the most days of a date range.
 
 Rule, deterministic on every run and after a cache reset: the location seen on the most
-distinct calendar days (UTC) of ``[start_date, end_date)`` wins; ties go to the location with
+distinct calendar days (UTC) of ``[start_date, end_date)`` wins. Ties go to the location with
 more events, then to the one whose latest event is most recent, then to the smallest unit value.
 FlowKit breaks the ties left after the event count at random.
 """
@@ -24,7 +24,7 @@ __all__ = ["VisitedMostDays", "build_visited_most_days", "KIND"]
 
 @attrs.frozen(kw_only=True)
 class VisitedMostDays(SubscriberLocations, SpatialFields, EventFilters, DateRangeFields):
-    """Where each subscriber was seen on the most days of a date range."""
+    """Each subscriber's location seen on the most days of a date range."""
 
     query_kind: ClassVar[str] = "visited_most_days"
     description: ClassVar[str] = "Each subscriber's location seen on the most days in a range."

@@ -1,9 +1,9 @@
 """Location kinds on the test dataset, checked against independent SQL.
 
-The independent queries locate events with plain SQL (cell version valid on the event's UTC
-date, then point in polygon or the cell's coordinates) and pick locations with
-``row_number()`` windows instead of the kinds' ``DISTINCT ON``; ties follow the documented
-rules (latest time, then the smallest unit value).
+The independent queries locate events with plain SQL: the cell version valid on the event's UTC
+date, then point in polygon or the cell's coordinates. They pick locations with
+``row_number()`` windows instead of the kinds' ``DISTINCT ON``, and break ties by the
+documented rules (latest time, then the smallest unit value).
 """
 
 from __future__ import annotations

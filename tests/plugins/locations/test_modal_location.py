@@ -99,7 +99,7 @@ def test_modal_of_modals(world: SpecRunner, world_dsn: str) -> None:
             ("alice", "2016-01-04 10:00:00", "C2"),
         ],
     )
-    # Each inner modal is a 1–1 tie decided by its later day; the outer modal is a 1–1 tie
+    # Each inner modal is a 1–1 tie that its later day decides. The outer modal is a 1–1 tie
     # between inputs standing for the 1st (R1) and the 3rd (R2), so R2 wins.
     spec = modal(modal(*days(2)), modal(daily("2016-01-03"), daily("2016-01-04")))
     inner_first = world.locations(modal(daily("2016-01-01"), daily("2016-01-03")))
