@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import attrs
 from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from flowcore.hookspecs import hookimpl
 from flowcore.kinds import UNIT_INDEX, QueryKind
@@ -36,7 +37,7 @@ def build_first_location(spec: FirstLocation, context: BuildContext) -> Select[A
     unit = [events.c[name] for name in context.unit_columns(spec)]
     return (
         select(events.c.subscriber, *unit)
-        .distinct(events.c.subscriber)
+        .ext(distinct_on(events.c.subscriber))
         .order_by(events.c.subscriber, events.c.datetime, *unit)
     )
 
