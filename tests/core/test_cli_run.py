@@ -1,0 +1,72 @@
+"""The ``flowcore run`` and ``flowcore plugins`` commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from flowcore.cli import main
+
+SPEC = {
+    "query_kind": "spatial_aggregate",
+    "locations": {
+        "query_kind": "daily_location",
+        "date": "2016-01-02",
+        "method": "last",
+        "aggregation_unit": "admin1",
+    },
+}
+
+
+def test_run_prints_csv(testdata_dsn: str, tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(SPEC))
+    outcome = CliRunner().invoke(main, ["run", str(spec_file), "--dsn", testdata_dsn])
+    assert outcome.exit_code == 0, outcome.output
+    rows = list(csv.reader(io.StringIO(outcome.output)))
+    assert rows[0] == ["pcod", "value"]
+    assert sum(int(value) for _, value in rows[1:]) > 400
+
+
+def test_run_prints_json_redacted(testdata_dsn: str, tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(SPEC))
+    outcome = CliRunner().invoke(
+        main, ["run", str(spec_file), "--format", "json", "--redact", "--dsn", testdata_dsn]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    payload = json.loads(outcome.output)
+    assert len(payload["query_id"]) == 32
+    assert payload["query_result"]
+    assert all(row["value"] > 15 for row in payload["query_result"])
+
+
+def test_run_reports_invalid_spec(testdata_dsn: str, tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    bad = {**SPEC, "locations": {**SPEC["locations"], "aggregation_unit": "admin9"}}
+    spec_file.write_text(json.dumps(bad))
+    outcome = CliRunner().invoke(main, ["run", str(spec_file), "--dsn", testdata_dsn])
+    assert outcome.exit_code == 1
+    assert "$.locations.aggregation_unit: 'admin9' is not one of" in outcome.output
+    assert "Traceback" not in outcome.output
+
+
+def test_run_reports_bad_json(tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text("{not json")
+    outcome = CliRunner().invoke(main, ["run", str(spec_file)])
+    assert outcome.exit_code == 1
+    assert "is not valid JSON" in outcome.output
+
+
+def test_plugins_lists_distributions() -> None:
+    outcome = CliRunner().invoke(main, ["plugins"], terminal_width=200)
+    assert outcome.exit_code == 0, outcome.output
+    assert "flowcore-locations" in outcome.output
+    assert "daily_location" in outcome.output
+    assert "flowcore-example-plugin" in outcome.output
+    assert "admin3" in outcome.output
