@@ -1,4 +1,4 @@
-"""What a plugin contributes for one query kind: its spec class, SQL builder and release rules."""
+"""The registration record of one query kind: spec class, SQL builder and release rules."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ class QueryKind:
 
     ``spec`` is the single source of the kind's validation, JSON schema, canonical form and
     query id. ``build`` receives a validated spec and returns a SELECT whose columns are the
-    result; columns whose names start with ``_`` are stored but never released (for example
-    a subscriber count that only the redactor reads).
+    result. Columns whose names start with ``_`` are stored but never released, for example a
+    subscriber count that only the redactor reads.
     """
 
     spec: type[QuerySpec]

@@ -1,8 +1,8 @@
-"""Turning a validated spec into a planned query tree for the executor.
+"""Planning: a validated spec becomes a tree of planned queries for the executor.
 
-Planning checks what only the database can tell (data on the requested dates, a stored
-subscriber subset, an existing mapping table) by building every query's SQL once with nested
-queries inlined, so a spec that cannot be computed fails before any work is queued.
+Some checks need the database: data on the requested dates, a stored subscriber subset, an
+existing mapping table. Planning builds every query's SQL once with nested queries inlined, so
+a spec that cannot be computed fails before any work is queued.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The build context: what query builders compose their SELECTs from.
 
-A builder asks the context for events (of chosen types, in a half-open date range, with the hour
-window, direction and subscriber subset applied), for those events located at an aggregation
-unit, and for the results of nested queries. Every value is a bound parameter; identifiers come
-only from the declared tables in ``flowcore.sql.tables``.
+The context gives a builder events of chosen types in a half-open date range, with the hour
+window, direction and subscriber subset applied. It locates those events at an aggregation unit
+and returns the results of nested queries. Every value is a bound parameter, and identifiers
+come only from the declared tables in ``flowcore.sql.tables``.
 """
 
 from __future__ import annotations
