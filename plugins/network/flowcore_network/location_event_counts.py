@@ -34,18 +34,16 @@ from flowcore.model.fields import (
     check_date_range,
 )
 from flowcore.sql.context import BuildContext
+from flowcore_network.redaction import SUBSCRIBER_COUNT, redact_by_subscribers
 
 __all__ = [
     "LocationEventCounts",
     "build_location_event_counts",
-    "redact_location_event_counts",
     "counted_range_end",
     "KIND",
 ]
 
 ONE_DAY = dt.timedelta(days=1)
-#: Column of the distinct subscriber count that the release rule reads.
-SUBSCRIBER_COUNT = "_subscriber_count"
 
 Interval = Literal["day", "hour", "min"]
 
@@ -132,18 +130,12 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
     ).join_from(counts, seen, on)
 
 
-def redact_location_event_counts(result: FromClause, threshold: int) -> Select[Any]:
-    """Select the public columns of rows seen by more than ``threshold`` distinct subscribers."""
-    released = [c for c in result.c if not c.name.startswith("_")]
-    return select(*released).where(result.c[SUBSCRIBER_COUNT] > threshold)
-
-
 KIND = QueryKind(
     spec=LocationEventCounts,
     build=build_location_event_counts,
     version="1",
     top_level=True,
-    redactor=redact_location_event_counts,
+    redactor=redact_by_subscribers,
     index_columns=((UNIT_INDEX,),),
     example={
         "query_kind": "location_event_counts",

@@ -9,7 +9,9 @@ from flowcore.kinds import QueryKind
 from flowcore_network import (
     aggregate_network_objects,
     location_event_counts,
+    location_introversion,
     total_network_objects,
+    trips,
     unique_subscriber_counts,
 )
 
@@ -24,3 +26,6 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(total_network_objects.VERSIONED_KIND)
     register(aggregate_network_objects.KIND)
     register(unique_subscriber_counts.KIND)
+    register(location_introversion.KIND)
+    register(trips.CONSECUTIVE_KIND)
+    register(trips.TRIPS_KIND)
