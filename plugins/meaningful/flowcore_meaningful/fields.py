@@ -107,8 +107,12 @@ def _score_in_range(instance: Any, attribute: attrs.Attribute[float], value: flo
     _check_score(attribute.name, value)
 
 
+#: JSON schema keywords of one score.
+_SCORE_SCHEMA = {"minimum": -1, "maximum": 1}
+
+
 def _score_field() -> Any:
-    return attrs.field(validator=_score_in_range)
+    return attrs.field(validator=_score_in_range, metadata={"json_schema": _SCORE_SCHEMA})
 
 
 @attrs.frozen(kw_only=True)
@@ -141,12 +145,35 @@ class ClusterFields:
     builders reject other units, such as lon-lat, when the query is planned.
     """
 
-    aggregation_unit: AggregationUnitName
-    labels: dict[str, LabelShape] = attrs.field(validator=_check_labels)
-    tower_hour_of_day_scores: tuple[float, ...] = attrs.field(validator=_check_hour_scores)
+    aggregation_unit: AggregationUnitName = attrs.field(
+        metadata={"description": "A unit of region polygons: admin0, admin1, admin2 or admin3."}
+    )
+    labels: dict[str, LabelShape] = attrs.field(
+        validator=_check_labels,
+        metadata={
+            "description": "Label name to a GeoJSON Polygon or MultiPolygon in score space "
+            "(x: hour score, y: day-of-week score). Shapes must be disjoint; 'unknown' is "
+            "reserved."
+        },
+    )
+    tower_hour_of_day_scores: tuple[float, ...] = attrs.field(
+        validator=_check_hour_scores,
+        metadata={
+            "description": "Score of each hour of the day, from 00:00.",
+            "json_schema": {
+                "minItems": HOURS_PER_DAY,
+                "maxItems": HOURS_PER_DAY,
+                "items": {"type": "number", **_SCORE_SCHEMA},
+            },
+        },
+    )
     tower_day_of_week_scores: DayOfWeekScores
     #: Clustering radius in km.
-    tower_cluster_radius: float = attrs.field(default=1.0, validator=_check_radius)
+    tower_cluster_radius: float = attrs.field(
+        default=1.0,
+        validator=_check_radius,
+        metadata={"description": "Clustering radius in km.", "json_schema": {"minimum": 0}},
+    )
     #: Clusters with fewer call days in total are dropped before labelling.
     tower_cluster_call_threshold: int = 0
     event_types: tuple[EventType, ...] | None = attrs.field(default=None, metadata=ORDER_FREE)
