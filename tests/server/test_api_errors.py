@@ -1,0 +1,123 @@
+"""Bad input gets a 4xx JSON answer with ``msg``; every request is logged as one JSON line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from api_helpers import RunningServer
+
+DAILY = {
+    "query_kind": "daily_location",
+    "date": "2016-01-01",
+    "method": "last",
+    "aggregation_unit": "admin3",
+}
+
+
+@pytest.fixture(scope="module")
+def client(api_server: RunningServer, universal_token: str) -> Iterator[httpx.Client]:
+    """A client with every scope."""
+    with api_server.client(universal_token) as http:
+        yield http
+
+
+def test_body_not_json(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/0/run", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["msg"].startswith("The request body is not valid JSON")
+
+
+def test_missing_query_kind(client: httpx.Client) -> None:
+    response = client.post("/api/0/run", json={"date": "2016-01-01"})
+
+    assert response.status_code == 400
+    assert response.json()["msg"] == "Query kind must be specified when running a query."
+
+
+def test_kind_not_allowed_at_top(client: httpx.Client) -> None:
+    response = client.post("/api/0/run", json=DAILY)
+    body = response.json()
+
+    assert response.status_code == 400
+    assert body["status"] == "Error"
+    assert body["msg"] == "Parameter validation failed."
+    assert body["payload"]["params"] == DAILY
+    [message] = body["payload"]["validation_error_messages"]
+    assert message.startswith("$.query_kind: 'daily_location' is not one of ")
+    assert "spatial_aggregate" in message
+    assert "flows" in message
+
+
+def test_field_errors_listed(client: httpx.Client) -> None:
+    spec = {
+        "query_kind": "spatial_aggregate",
+        "locations": {**DAILY, "method": "first", "aggregation_unit": "admin7", "extra": 1},
+    }
+    response = client.post("/api/0/run", json=spec)
+
+    assert response.status_code == 400
+    assert response.json()["payload"]["validation_error_messages"] == [
+        "$.locations.aggregation_unit: 'admin7' is not one of admin0, admin1, admin2, "
+        "admin3, lon-lat",
+        "$.locations.extra: unknown field",
+        "$.locations.method: 'first' is not one of last, most-common",
+    ]
+
+
+def test_dates_without_data(client: httpx.Client) -> None:
+    spec = {"query_kind": "spatial_aggregate", "locations": {**DAILY, "date": "2017-06-01"}}
+    response = client.post("/api/0/run", json=spec)
+
+    assert response.status_code == 400
+    [message] = response.json()["payload"]["validation_error_messages"]
+    assert message.startswith("$.locations: no ")
+    assert response.json()["payload"]["params"] == spec
+
+
+def test_unknown_geography_unit(client: httpx.Client) -> None:
+    response = client.get("/api/0/geography/versioned-cell")
+
+    assert response.status_code == 400
+    assert response.json()["payload"]["validation_error_messages"] == [
+        "$.aggregation_unit: 'versioned-cell' is not one of admin0, admin1, admin2, admin3, lon-lat"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/api/0/nothing-here", 404), ("DELETE", "/api/0/run", 405)],
+)
+def test_framework_errors_have_msg(
+    client: httpx.Client, method: str, path: str, status: int
+) -> None:
+    response = client.request(method, path)
+
+    assert response.status_code == status
+    assert response.json()["msg"]
+
+
+def test_access_log(client: httpx.Client, api_server: RunningServer, universal_token: str) -> None:
+    response = client.get("/api/0/available_dates")
+    request_id = response.headers["x-request-id"]
+    records = [
+        record
+        for record in api_server.log_records()
+        if record["logger"] == "flowcore.access" and record.get("request_id") == request_id
+    ]
+
+    assert len(records) == 1
+    record = records[0]
+    assert record["user"] == "tester"
+    assert record["method"] == "GET"
+    assert record["path"] == "/api/0/available_dates"
+    assert record["status"] == 200
+    assert record["duration_ms"] >= 0
+    log_text = api_server.log_path.read_text()
+    assert universal_token not in log_text
+    assert "Bearer" not in log_text
+    assert all(line.startswith("{") for line in log_text.splitlines() if line)
