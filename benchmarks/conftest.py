@@ -1,0 +1,218 @@
+"""Fixtures of the benchmark suite: a production-configured cluster, datasets, sessions, floors.
+
+Server: ``FLOWCORE_BENCH_DSN`` (an admin DSN of a server where databases may be created), else
+a local cluster in ``$FLOWCORE_HOME/bench`` with the settings of ``flowcore db up`` (not the
+test cluster's crash-unsafe ones). The suite starts that cluster when needed and stops it at
+the end unless ``FLOWCORE_KEEP_BENCH_CLUSTER`` is set. Each dataset is generated once into a
+database named after its parameters and kept, so later runs reuse it.
+
+Size: ``--bench-size`` or ``FLOWCORE_BENCH_SIZE`` (small, medium, scaling; default small).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from dataset_sizes import BenchDataset, datasets_for
+from psycopg import sql
+from report import RESULTS, BenchRow, print_report
+from seed_queries import BenchQuery, seed_queries
+
+import flowcore
+from flowcore.session import Session
+from flowdb.cluster import LocalCluster
+from flowdb.config import flowcore_home
+from flowdb.synth import generate
+from flowdb.testing import ScratchServer
+
+__all__: list[str] = []
+
+_FLOOR_ROUNDS = 5
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--bench-size``."""
+    parser.addoption(
+        "--bench-size",
+        default=os.environ.get("FLOWCORE_BENCH_SIZE", "small"),
+        help="Dataset size: small, medium or scaling (default: FLOWCORE_BENCH_SIZE, else small).",
+    )
+
+
+def _datasets(config: pytest.Config) -> list[BenchDataset]:
+    try:
+        return list(datasets_for(config.getoption("--bench-size")))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``bench_dataset`` and ``bench_query`` over the chosen size's datasets."""
+    datasets = _datasets(metafunc.config)
+    if "bench_query" in metafunc.fixturenames:
+        pairs = [(dataset, query) for dataset in datasets for query in seed_queries(dataset)]
+        metafunc.parametrize(
+            ("bench_dataset", "bench_query"),
+            pairs,
+            ids=[f"{dataset.name}-{query.name}" for dataset, query in pairs],
+            indirect=["bench_dataset"],
+        )
+    elif "bench_dataset" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "bench_dataset", datasets, ids=[d.name for d in datasets], indirect=True
+        )
+
+
+@pytest.fixture(scope="session")
+def bench_server() -> Iterator[ScratchServer]:
+    """The PostgreSQL server the benchmarks run on."""
+    external = os.environ.get("FLOWCORE_BENCH_DSN")
+    if external:
+        yield ScratchServer(external)
+        return
+    cluster = LocalCluster(flowcore_home() / "bench")
+    started = cluster.running_pid() is None
+    cluster.up()
+    admin_dsn = cluster.dsn("postgres")
+    assert admin_dsn is not None
+    try:
+        yield ScratchServer(admin_dsn, cluster=cluster)
+    finally:
+        if started and not os.environ.get("FLOWCORE_KEEP_BENCH_CLUSTER"):
+            cluster.down()
+
+
+@pytest.fixture(scope="session")
+def dataset_dsns(bench_server: ScratchServer) -> dict[str, str]:
+    """DSNs of the datasets generated (or reused) in this session, by dataset name."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def dataset_builds() -> dict[str, float]:
+    """Seconds each dataset took to generate in this session (absent when reused)."""
+    return {}
+
+
+@pytest.fixture
+def bench_dataset(
+    request: pytest.FixtureRequest,
+    bench_server: ScratchServer,
+    dataset_dsns: dict[str, str],
+    dataset_builds: dict[str, float],
+) -> BenchDataset:
+    """A dataset of the chosen size, generated on first use and kept on the server."""
+    dataset: BenchDataset = request.param
+    if dataset.name not in dataset_dsns:
+        name = f"flowcore_bench_{dataset.name.replace('-', '_')}_{dataset.fingerprint()}"
+
+        def build(dsn: str) -> None:
+            started = time.perf_counter()
+            report = generate(dsn, dataset.params)
+            dataset_builds[dataset.name] = time.perf_counter() - started
+            RESULTS.generated[dataset.name] = report.total_rows
+
+        bench_server.template(name, build)
+        dataset_dsns[dataset.name] = bench_server.dsn(name)
+    return dataset
+
+
+@pytest.fixture(scope="session")
+def sessions(dataset_dsns: dict[str, str]) -> Iterator[dict[str, Session]]:
+    """Python API sessions by dataset name, opened on first use and closed at the end."""
+    opened: dict[str, Session] = {}
+    try:
+        yield opened
+    finally:
+        for session in opened.values():
+            session.cache.clear()
+            session.close()
+
+
+@pytest.fixture
+def bench_session(
+    bench_dataset: BenchDataset, dataset_dsns: dict[str, str], sessions: dict[str, Session]
+) -> Session:
+    """The Python API session on the current dataset."""
+    if bench_dataset.name not in sessions:
+        sessions[bench_dataset.name] = flowcore.connect(dataset_dsns[bench_dataset.name])
+    return sessions[bench_dataset.name]
+
+
+@pytest.fixture(scope="session")
+def floors() -> dict[tuple[str, tuple[str, ...], dt.date, dt.date], float]:
+    """Measured scan floors in seconds, by (dataset, tables, start, end)."""
+    return {}
+
+
+def _scan_seconds(dsn: str, tables: tuple[str, ...], start: dt.date, end: dt.date) -> float:
+    """Time one ``count(*)`` of each table over [start, end) and return the total seconds."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        began = time.perf_counter()
+        for table in tables:
+            conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE datetime >= %s AND datetime < %s").format(
+                    sql.Identifier("events", table)
+                ),
+                (
+                    dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC),
+                    dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC),
+                ),
+            ).fetchone()
+        return time.perf_counter() - began
+
+
+@pytest.fixture
+def scan_floor(
+    bench_dataset: BenchDataset,
+    dataset_dsns: dict[str, str],
+    floors: dict[tuple[str, tuple[str, ...], dt.date, dt.date], float],
+) -> Any:
+    """Function returning the median seconds of a plain scan of what a query reads."""
+
+    def measure(query: BenchQuery) -> float:
+        key = (bench_dataset.name, query.reads, query.start, query.end)
+        if key not in floors:
+            dsn = dataset_dsns[bench_dataset.name]
+            # The first scan warms the buffer cache, as the query's earlier rounds do.
+            _scan_seconds(dsn, query.reads, query.start, query.end)
+            rounds = [
+                _scan_seconds(dsn, query.reads, query.start, query.end)
+                for _ in range(_FLOOR_ROUNDS)
+            ]
+            floors[key] = statistics.median(rounds)
+        return floors[key]
+
+    return measure
+
+
+def record(
+    benchmark: Any, dataset: BenchDataset, name: str, mode: str, floor: float | None
+) -> None:
+    """Store a finished benchmark's median (and its ratio to the floor) for the report."""
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:
+        return
+    median = stats.stats.median
+    ratio = median / floor if floor else None
+    benchmark.extra_info.update(
+        {
+            "dataset": dataset.name,
+            "mode": mode,
+            "floor_seconds": floor,
+            "ratio_to_floor": ratio,
+        }
+    )
+    RESULTS.rows.append(BenchRow(dataset.name, name, mode, median, floor, ratio))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the table of medians and ratios to the scan floor after the run."""
+    print_report(terminalreporter.write_line)
