@@ -18,7 +18,7 @@ DISTRIBUTIONS := . auth server plugins/locations plugins/flows plugins/meaningfu
 TEST_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard tests/plugins/*/pyproject.toml))
 EDITABLE := $(foreach dir,$(DISTRIBUTIONS) $(TEST_PLUGINS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)[test]'))
 
-.PHONY: help deps install test demo lint clean
+.PHONY: help deps install test demo lint clean bench
 
 help:
 	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo)"
@@ -26,6 +26,7 @@ help:
 	@echo "make test     deps + install, then run the test suite (set FLOWCORE_TESTDATA)"
 	@echo "make demo     deps + install, start the local database and load FLOWCORE_TESTDATA"
 	@echo "make lint     ruff and mypy"
+	@echo "make bench    benchmarks on generated data (FLOWCORE_BENCH_SIZE=small|medium|scaling)"
 	@echo "make clean    remove caches and build files (keeps $(VENV) and .flowcore)"
 
 deps:
@@ -68,6 +69,14 @@ demo: deps install
 		exit 0; \
 	fi; \
 	$(BIN)/flowcore db load "$$FLOWCORE_TESTDATA" && $(BIN)/flowcore db summary
+
+# Results are saved as JSON under benchmarks/results for --benchmark-compare between runs.
+BENCH_SIZE ?= $(or $(FLOWCORE_BENCH_SIZE),small)
+
+bench: install
+	FLOWCORE_BENCH_SIZE=$(BENCH_SIZE) $(BIN)/pytest benchmarks -p no:cacheprovider \
+		--benchmark-enable --benchmark-storage=benchmarks/results \
+		--benchmark-save=$(BENCH_SIZE) --benchmark-columns=median,iqr,rounds --benchmark-sort=name
 
 lint:
 	$(BIN)/ruff check .
