@@ -7,6 +7,7 @@ a spec that cannot be computed fails before any work is queued.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, FromClause, MetaData, Select, Table, inspect
@@ -42,6 +43,8 @@ class Planner:
         self.engine = engine
         #: Callable telling whether a query id is completed in the cache.
         self._is_stored = is_stored
+        self._tables: dict[str, Table] = {}
+        self._tables_lock = threading.Lock()
 
     def plan(self, spec: QuerySpec) -> PlannedQuery:
         """Validate ``spec`` against the database and return its planned query tree."""
@@ -110,8 +113,23 @@ class Planner:
         return apply_sampling(query, getattr(spec, "sampling", None))
 
     def _stored_result(self, spec: QuerySpec) -> FromClause:
-        name = cache_table_name(query_id(spec, self.registry))
-        return Table(name, MetaData(), schema="cache", autoload_with=self.engine)
+        return self.stored_table(query_id(spec, self.registry))
+
+    def stored_table(self, query_id_: str) -> Table:
+        """Return the cache table of a stored query, reflected once per process.
+
+        A query id always names the same columns, so a table reflected once stays valid even
+        if the result is evicted and computed again.
+        """
+        with self._tables_lock:
+            table = self._tables.get(query_id_)
+        if table is None:
+            table = Table(
+                cache_table_name(query_id_), MetaData(), schema="cache", autoload_with=self.engine
+            )
+            with self._tables_lock:
+                self._tables[query_id_] = table
+        return table
 
     def _index_columns(self, kind: QueryKind, spec: QuerySpec) -> tuple[tuple[str, ...], ...]:
         unit_name = spec.spatial_unit()

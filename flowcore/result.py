@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Select
@@ -20,7 +20,13 @@ class Result:
     """The rows of one completed query, read lazily from its cache table in chunks."""
 
     def __init__(
-        self, *, query_id: str, query_kind: str, engine: Engine, select: Select[Any], sql: str
+        self,
+        *,
+        query_id: str,
+        query_kind: str,
+        engine: Engine,
+        select: Select[Any],
+        sql: Callable[[], str],
     ) -> None:
         self.query_id = query_id
         self.query_kind = query_kind
@@ -56,7 +62,7 @@ class Result:
 
     def sql(self) -> str:
         """Return the SQL that computed this result, with nested queries inlined."""
-        return self._sql
+        return self._sql()
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pluggy
-from sqlalchemy import Engine, MetaData, Select, Table, create_engine, select
+from sqlalchemy import Engine, Select, create_engine, select
 from sqlalchemy.dialects import postgresql
 
 from flowcore.errors import QueryCancelledError, QueryFailedError, QueryNotFoundError
@@ -24,7 +24,7 @@ from flowcore.model.base import QuerySpec
 from flowcore.model.converter import SpecConverter
 from flowcore.model.identity import query_id
 from flowcore.model.scopes import required_scopes
-from flowcore.planner import Planner, cache_table_name
+from flowcore.planner import Planner
 from flowcore.plugins import build_plugin_manager, load_registry
 from flowcore.registry import Registry
 from flowcore.result import Result
@@ -140,9 +140,7 @@ class Session:
 
     def release_select(self, query_id_: str, query_kind: str, *, redact: bool) -> Select[Any]:
         """Return the SELECT over a stored result that releases it (redacted on request)."""
-        table = Table(
-            cache_table_name(query_id_), MetaData(), schema="cache", autoload_with=self.engine
-        )
+        table = self.planner.stored_table(query_id_)
         kind = self.registry.kind(query_kind)
         if redact and kind.redactor is not None:
             return kind.redactor(table, self.settings.redaction_threshold)
@@ -158,7 +156,7 @@ class Session:
             query_kind=spec.query_kind,
             engine=self.engine,
             select=statement,
-            sql=self.sql(spec),
+            sql=lambda: self.sql(spec),
         )
 
     # -- lifecycle -----------------------------------------------------------------------
