@@ -77,6 +77,14 @@ def start_executor(engine: sa.Engine, hook: Any = None) -> Executor:
     return executor
 
 
+def runs(engine: sa.Engine) -> int:
+    """Return how many sleep queries started running."""
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {RUNS_SEQUENCE}")
+        ).scalar_one()
+
+
 def main(mode: str, dsn: str, name: str, seconds: str) -> None:
     """Run as a child process: submit a sleep query, then report or hang."""
     engine = sa.create_engine(sqlalchemy_url(dsn))
@@ -86,7 +94,8 @@ def main(mode: str, dsn: str, name: str, seconds: str) -> None:
     print(json.dumps({"event": "started"}), flush=True)
     executor.submit(plan)
     if mode == "hang":
-        while executor.state(plan.query_id) != "executing":
+        # The SQL has started once it bumped the runs sequence.
+        while runs(engine) == 0:
             time.sleep(0.02)
         print(json.dumps({"event": "executing"}), flush=True)
         time.sleep(600)  # killed by the test long before
@@ -123,14 +132,6 @@ def engine(fresh_dsn: str) -> Iterator[sa.Engine]:
         connection.execute(sa.text(f"CREATE SEQUENCE {RUNS_SEQUENCE}"))
     yield engine
     engine.dispose()
-
-
-def runs(engine: sa.Engine) -> int:
-    """Return how many sleep queries started running."""
-    with engine.connect() as connection:
-        return connection.execute(
-            sa.text(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {RUNS_SEQUENCE}")
-        ).scalar_one()
 
 
 def test_processes_run_shared_query_once(fresh_dsn: str, engine: sa.Engine) -> None:
