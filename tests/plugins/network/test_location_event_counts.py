@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+import flowcore
 from flowcore.errors import InvalidSpecError
 from flowcore.testing import insert_cells, insert_events, insert_region, square
 
@@ -205,3 +206,23 @@ def test_redaction_ignores_direction(run_on: Any, crowd_dsn: str) -> None:
     released = run_on(crowd_dsn)(spec, redact=15)
     assert released == [{"pcod": "A", "date": "2016-01-05", "hour": 8, "value": 1}]
     assert run_on(crowd_dsn)(spec, redact=16) == []
+
+
+def test_subset_counts_and_release(run_on: Any, small_dsn: str) -> None:
+    daily = {
+        "query_kind": "daily_location",
+        "date": "2016-01-02",
+        "method": "last",
+        "aggregation_unit": "admin3",
+    }
+    with flowcore.connect(small_dsn) as session:
+        subset = session.run(daily).query_id
+    spec = counts_spec(subscriber_subset=subset)
+    # Only s1 had an event on 2016-01-02, so only s1's rows count.
+    assert released_values(run_on(small_dsn)(spec)) == {
+        ("A", "2016-01-01"): 2,
+        ("A", "2016-01-02"): 1,
+    }
+    # The release rule counts every subscriber seen: s1 and s2 in A on 2016-01-01, s1 alone
+    # on 2016-01-02.
+    assert released_values(run_on(small_dsn)(spec, redact=1)) == {("A", "2016-01-01"): 2}
