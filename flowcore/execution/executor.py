@@ -226,6 +226,7 @@ class Executor:
             register_plan(connection, plan)
 
         deadline = time.monotonic() + 10
+        checked_abandoned = False
         while True:
             with self.engine.connect() as connection:
                 state = read_state(connection, query_id)
@@ -235,6 +236,13 @@ class Executor:
                 # Marked completed but the result is gone: run it again.
                 self._reset(query_id)
                 continue
+            if state in (QueryState.QUEUED, QueryState.EXECUTING) and not checked_abandoned:
+                # Left by a process that died since: recover it now and run it here.
+                checked_abandoned = True
+                with self._lock:
+                    pending_here = query_id in self._inflight
+                if not pending_here and query_id in self.recover():
+                    continue
             if state in (QueryState.QUEUED, QueryState.EXECUTING, QueryState.ERRORED):
                 return query_id
             if state == QueryState.CANCELLED:

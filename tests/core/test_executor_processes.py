@@ -194,5 +194,30 @@ def test_killed_process_query_recovered(fresh_dsn: str, engine: sa.Engine) -> No
     assert runs(engine) == 2
 
 
+def test_submit_recovers_abandoned_query(fresh_dsn: str, engine: sa.Engine) -> None:
+    executor = Executor(
+        engine, PostgresCacheBackend(engine), Settings(max_workers=2, heartbeat_seconds=3600)
+    )
+    executor.start()
+    try:
+        name = "resubmitted after a crash"
+        child = spawn("hang", fresh_dsn, name, 60)
+        try:
+            assert read_event(child)["event"] == "started"
+            assert read_event(child)["event"] == "executing"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        plan = sleep_plan(name, 0)
+        assert executor.state(plan.query_id) == "executing"
+
+        executor.submit(plan)
+
+        assert executor.wait(plan.query_id, timeout=30) == "completed"
+    finally:
+        executor.stop()
+    assert runs(engine) == 2
+
+
 if __name__ == "__main__":
     main(*sys.argv[1:])
