@@ -123,7 +123,9 @@ class StateChange:
 
 def register_plan(connection: Connection, plan: PlannedQuery) -> None:
     """Record each query of a planned tree as ``known`` unless already recorded, and its edges."""
-    nodes = list(plan.walk())
+    # Rows go in id order, so that two transactions inserting overlapping trees cannot each
+    # wait for a row the other inserted first (a deadlock).
+    nodes = sorted(plan.walk(), key=lambda node: node.query_id)
     connection.execute(
         text(
             "INSERT INTO cache.query_states (query_id, query_kind, spec) "
@@ -139,18 +141,16 @@ def register_plan(connection: Connection, plan: PlannedQuery) -> None:
             for node in nodes
         ],
     )
-    edges = [
-        {"query_id": node.query_id, "depends_on": dependency.query_id}
-        for node in nodes
-        for dependency in node.dependencies
-    ]
+    edges = sorted(
+        {(node.query_id, dependency.query_id) for node in nodes for dependency in node.dependencies}
+    )
     if edges:
         connection.execute(
             text(
                 "INSERT INTO cache.query_tree (query_id, depends_on) "
                 "VALUES (:query_id, :depends_on) ON CONFLICT DO NOTHING"
             ),
-            edges,
+            [{"query_id": query_id, "depends_on": depends_on} for query_id, depends_on in edges],
         )
 
 
