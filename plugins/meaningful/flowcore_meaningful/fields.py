@@ -137,6 +137,15 @@ def _check_radius(instance: Any, attribute: attrs.Attribute[float], radius: floa
         raise ValueError(f"tower_cluster_radius is {radius}; give a distance in km, 0 or more")
 
 
+def _reject_custom_geography(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # flowclient 1.34 sends these fields, as null, with every meaningful locations spec.
+    if value is not None:
+        raise ValueError(
+            f"{attribute.name} is {value!r}; meaningful locations support only the built-in "
+            "admin regions, so leave it null"
+        )
+
+
 @attrs.frozen(kw_only=True, slots=False)
 class ClusterFields:
     """Parameters of site clustering, scoring and labelling, and the events and regions used.
@@ -178,6 +187,11 @@ class ClusterFields:
     tower_cluster_call_threshold: int = 0
     event_types: tuple[EventType, ...] | None = attrs.field(default=None, metadata=ORDER_FREE)
     subscriber_subset: QueryId | None = None
+    mapping_table: str | None = attrs.field(default=None, validator=_reject_custom_geography)
+    geom_table: str | None = attrs.field(default=None, validator=_reject_custom_geography)
+    geom_table_join_column: str | None = attrs.field(
+        default=None, validator=_reject_custom_geography
+    )
 
 
 def check_label(labels: dict[str, LabelShape], label: str, field: str) -> None:
