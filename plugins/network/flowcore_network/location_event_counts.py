@@ -101,7 +101,7 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
     counted = context.located_events(spec, start=start, end=end).subquery("counted_events")
 
     if spec.direction == "both" and spec.subscriber_subset is None:
-        # The release rule sees the same events as the count, so one pass gives both.
+        # The release rule reads the same events as the count, so one pass computes both.
         return _bucket_counts(
             counted,
             unit,

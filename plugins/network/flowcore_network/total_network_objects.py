@@ -1,7 +1,7 @@
 """``total_network_objects``: how many cells carried events, per location and period.
 
-Each event time is truncated to the ``total_by`` period (``date_trunc`` in UTC); a network object
-counts once per location and period however many events it carried. Results are not redacted,
+Each event time is truncated to the ``total_by`` period (``date_trunc`` in UTC). A network object
+counts once per location and period, however many events it carried. Results are not redacted,
 as in FlowKit: they describe the network, not subscribers.
 
 Through the API the network object is always the plain cell id of the event (``location_id``).
@@ -84,8 +84,8 @@ def build_total_network_objects(spec: NetworkObjectFields, context: BuildContext
     )
     object_names = _OBJECT_COLUMNS[network_object]
     if network_object != "cell":
-        # Locate each event at its network object first; the object columns are renamed so that
-        # locating at the aggregation unit afterwards (lon-lat has lon and lat too) keeps them.
+        # Locate each event at its network object first. The object columns get new names, because
+        # locating at a unit with the same column names (lon-lat has lon and lat) replaces them.
         at_object = context.locate(events, network_object).subquery("events_at_object")
         events = select(
             at_object.c.datetime,
