@@ -85,7 +85,7 @@ def build_total_network_objects(spec: NetworkObjectFields, context: BuildContext
     object_names = _OBJECT_COLUMNS[network_object]
     if network_object != "cell":
         # Locate each event at its network object first. The object columns get new names, because
-        # locating at a unit with the same column names (lon-lat has lon and lat) replaces them.
+        # a versioned cell's location_id would clash with the event's own location_id column.
         at_object = context.locate(events, network_object).subquery("events_at_object")
         events = select(
             at_object.c.datetime,
