@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from flowdb.cluster import LocalCluster
 from flowdb.config import flowcore_home
@@ -29,6 +30,7 @@ from flowdb.roles import RoleSettings
 
 __all__ = [
     "ScratchServer",
+    "database_of",
     "dataset_fingerprint",
     "dsn_with",
 ]
@@ -41,10 +43,21 @@ _TEMPLATE_LOCK_KEY = 7_301_220_160_102
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+def database_of(dsn: str) -> str:
+    """Return the database name of a DSN (URL or ``key=value`` form)."""
+    return str(conninfo_to_dict(dsn).get("dbname", ""))
+
+
 def dsn_with(
     dsn: str, *, database: str | None = None, user: str | None = None, password: str | None = None
 ) -> str:
-    """Return ``dsn`` (a ``postgresql://`` URL) with its database or credentials replaced."""
+    """Return ``dsn`` with its database or credentials replaced.
+
+    A ``postgresql://`` URL stays a URL, and a ``key=value`` string stays one.
+    """
+    if "://" not in dsn:
+        changes = {"dbname": database, "user": user, "password": password}
+        return make_conninfo(dsn, **{key: value for key, value in changes.items() if value})
     parts = urlsplit(dsn)
     host_part = parts.netloc.rpartition("@")[2]
     old_credentials = parts.netloc.rpartition("@")[0]
@@ -161,8 +174,8 @@ class ScratchServer:
         change between starts), so every session on a server agrees on them without storing
         them anywhere.
         """
-        parts = urlsplit(self.admin_dsn)
-        stable = f"{parts.username}:{parts.password}@{parts.hostname}"
+        params = conninfo_to_dict(self.admin_dsn)
+        stable = f"{params.get('user')}:{params.get('password')}@{params.get('host')}"
         seed = hashlib.sha256(stable.encode()).hexdigest()
         return RoleSettings(
             engine_user="flowcore_test_engine",

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from flowdb.testing import ScratchServer, dsn_with
+from flowdb.testing import ScratchServer, database_of, dsn_with
 
 __all__: list[str] = []
 
@@ -60,7 +60,7 @@ def flowdb_template(flowdb_server: ScratchServer) -> str:
 def fresh_dsn(flowdb_server: ScratchServer, flowdb_template: str) -> Iterator[str]:
     """DSN of a new migrated database, dropped after the test."""
     dsn = flowdb_server.create_database(flowdb_template)
-    database = dsn.rsplit("/", 1)[1]
+    database = database_of(dsn)
     try:
         yield dsn
     finally:
@@ -84,7 +84,7 @@ def testdata_dsn(flowdb_server: ScratchServer, testdata_path: Path) -> Iterator[
     """DSN of this session's database holding the whole test dataset."""
     template = flowdb_server.testdata_template(testdata_path)
     dsn = flowdb_server.create_database(template)
-    database = dsn.rsplit("/", 1)[1]
+    database = database_of(dsn)
     try:
         yield dsn
     finally:

@@ -8,6 +8,7 @@ import pytest
 from flowdb.migrate import migrate, migration_files
 from flowdb.roles import RoleSettings
 from flowdb.schema import EVENT_TYPES
+from flowdb.testing import database_of
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
@@ -39,7 +40,7 @@ def test_migrate_new_database_applies_every_file(flowdb_server) -> None:
         first = migrate(dsn, roles=RoleSettings())
         second = migrate(dsn, roles=RoleSettings())
     finally:
-        flowdb_server.drop_database(dsn.rsplit("/", 1)[1])
+        flowdb_server.drop_database(database_of(dsn))
     assert first == [path.name for path in migration_files()]
     assert second == []
 
