@@ -132,12 +132,17 @@ class Executor:
         )
         # Set before the heartbeat thread starts, because its recovery reads the worker id.
         self._worker = worker
-        worker.start()
+        try:
+            worker.start()
+            self.recover()
+        except BaseException:
+            worker.stop()
+            self._worker = None
+            raise
         self._stopping = False
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.max_workers, thread_name_prefix="flowcore-query"
         )
-        self.recover()
         log.info("executor started with %d workers", self.settings.max_workers)
 
     def recover(self) -> list[str]:
@@ -199,11 +204,12 @@ class Executor:
         with self.engine.begin() as connection:
             row = state_row(connection, query_id)
             changes: list[StateChange] = []
-            if (
+            queued_here = (
                 row is not None
                 and row["state"] == QueryState.QUEUED
-                and (row["owner"] == self.worker_id)
-            ):
+                and row["owner"] == self.worker_id
+            )
+            if queued_here:
                 changes = reset(connection, query_id, include_unfinished=True)
             state = read_state(connection, query_id)
         self.notifier.state_changed(changes)
@@ -216,7 +222,12 @@ class Executor:
 
         A stored query is a cache hit: it is touched and nothing runs. A known or cancelled
         query is (re)run, with cancelled going through resetting to known first. A queued,
-        executing or errored query is left as it is.
+        executing or errored query is left as it is, unless the process that queued or ran it
+        died, in which case it is recovered and run.
+
+        Raises:
+            ValueError: when a query id in the tree is not 32 lowercase hex digits.
+            RuntimeError: when the executor is not started.
         """
         self._check_running()
         for node in plan.walk():
