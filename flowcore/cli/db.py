@@ -36,6 +36,12 @@ def _configured_elsewhere() -> str | None:
     return None
 
 
+def _applied_message(applied: list[str]) -> str:
+    """Return the line that lists the migrations just applied."""
+    noun = "migration" if len(applied) == 1 else "migrations"
+    return f"Applied {len(applied)} {noun}: {', '.join(applied)}"
+
+
 def _resolve_or_exit(explicit: str | None) -> str:
     """Return the DSN to use, or exit with the configuration error's message."""
     try:
@@ -71,7 +77,7 @@ def up() -> None:
     else:
         click.echo(f"Started the local cluster in {cluster.home}.", err=True)
     if applied:
-        click.echo(f"Applied {len(applied)} migrations: {', '.join(applied)}", err=True)
+        click.echo(_applied_message(applied), err=True)
     click.echo(f"DSN (stored in {cluster.dsn_file}):", err=True)
     click.echo(dsn)
 
@@ -126,7 +132,7 @@ def migrate_command(dsn: str | None) -> None:
     except psycopg.OperationalError as error:
         raise click.ClickException(f"cannot connect to the database: {error}") from error
     if applied:
-        click.echo(f"Applied {len(applied)} migrations: {', '.join(applied)}")
+        click.echo(_applied_message(applied))
     else:
         click.echo("The database is up to date.")
 
