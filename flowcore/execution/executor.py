@@ -103,7 +103,7 @@ class Executor:
         self._lock = threading.Lock()
         self._state_changed = threading.Condition()
         self._inflight: dict[str, Future[str]] = {}
-        # Queries submitted again while their future was pending: a failed outcome of the
+        # Queries submitted again while their future was pending. A failed outcome of the
         # pending attempt must not settle them, because the new submission queued them anew.
         self._rerun_requested: set[str] = set()
         self._retry_counts: dict[str, int] = {}
@@ -280,7 +280,7 @@ class Executor:
     def _queue_tree(self, plan: PlannedQuery) -> None:
         """Queue every query of the tree that is not stored, dependencies first.
 
-        A dependency that errored or was cancelled earlier is reset and queued again; the
+        A dependency that errored or was cancelled earlier is reset and queued again. The
         submitted query itself was settled by ``submit``.
         """
         for node in _dependencies_first(plan):
@@ -454,7 +454,7 @@ class Executor:
             holds_locks = True
             if (connection.dialect.server_version_info or (0,)) >= (14,):
                 # Makes PostgreSQL abort this query soon after this process dies, instead of
-                # running it to the end; recovery can then take the query over.
+                # running it to the end, so that recovery can take the query over.
                 connection.execute(text("SET client_connection_check_interval = 1000"))
             connection.commit()
             claimed = self._claim(connection, node)
@@ -601,8 +601,8 @@ class Executor:
     ) -> None:
         """Settle a queued query whose dependencies errored or were cancelled.
 
-        An errored dependency errors the query (queued -> executing -> errored); if every
-        failed dependency was cancelled the query is cancelled too.
+        An errored dependency errors the query (queued -> executing -> errored). If every
+        failed dependency was cancelled, the query is cancelled too.
         """
         reasons = []
         for dependency, state in failed:
