@@ -48,8 +48,9 @@ def flowcore_register_cache_backends(register: Callable[[str, Callable[..., Any]
     """Contribute cache backend drivers by calling ``register(name, factory)``.
 
     The executor builds the backend named by the ``FLOWCORE_CACHE_BACKEND`` setting (default
-    ``postgresql``) by calling ``factory(engine=..., settings=...)``. Duplicate names stop
-    start-up.
+    ``postgresql``) by calling ``factory(engine=..., settings=..., hook=...)``, where ``hook``
+    is the plugin manager's hook relay the backend announces cache events through. Duplicate
+    names stop start-up.
     """
 
 

@@ -75,7 +75,7 @@ class Session:
         self.registry: Registry = load_registry(plugin_manager)
         self.converter = SpecConverter(self.registry, max_spec_nodes=settings.max_spec_nodes)
         backend_factory = self.registry.cache_backends[settings.cache_backend]
-        self.cache = backend_factory(engine=engine, settings=settings)
+        self.cache = backend_factory(engine=engine, settings=settings, hook=plugin_manager.hook)
         self.executor = Executor(engine, self.cache, settings, hook=plugin_manager.hook)
         self.executor.start()
         self.planner = Planner(
