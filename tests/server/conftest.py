@@ -41,7 +41,7 @@ from flowcore_auth.tokens import DEFAULT_LIFETIME
 import flowcore
 from flowcore.session import Session
 from flowcore.testing import insert_events
-from flowdb.testing import ScratchServer
+from flowdb.testing import ScratchServer, database_of
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +144,7 @@ def scratch_dsn(flowdb_server: ScratchServer, flowdb_template: str) -> Iterator[
         _fill_scratch_database(dsn)
         yield dsn
     finally:
-        flowdb_server.drop_database(dsn.rsplit("/", 1)[1])
+        flowdb_server.drop_database(database_of(dsn))
 
 
 @pytest.fixture(scope="session")

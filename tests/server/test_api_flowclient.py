@@ -55,6 +55,33 @@ def _daily(date: str, unit: str = "admin3", method: str = "last") -> dict[str, A
     return flowclient.daily_location_spec(date=date, aggregation_unit=unit, method=method)
 
 
+LABELS = {
+    "evening": {
+        "type": "Polygon",
+        "coordinates": [[[-1.1, -1.1], [-0.25, -1.1], [-0.25, 1.1], [-1.1, 1.1], [-1.1, -1.1]]],
+    },
+    "day": {
+        "type": "Polygon",
+        "coordinates": [[[0.25, -1.1], [1.1, -1.1], [1.1, 1.1], [0.25, 1.1], [0.25, -1.1]]],
+    },
+}
+HOUR_SCORES = [-1, -1, -1, -1, -1, -1, -1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, -1, -1, -1, -1, -1]
+DAY_SCORES = {
+    "monday": 1,
+    "tuesday": 1,
+    "wednesday": 1,
+    "thursday": 1,
+    "friday": 1,
+    "saturday": 0,
+    "sunday": -1,
+}
+MEANINGFUL = {
+    "labels": LABELS,
+    "tower_hour_of_day_scores": HOUR_SCORES,
+    "tower_day_of_week_scores": DAY_SCORES,
+    "aggregation_unit": "admin1",
+}
+
 SEED_SPECS = {
     "spatial_aggregate of daily_location": aggregates.spatial_aggregate_spec(
         locations=_daily("2016-01-03", "admin2")
@@ -75,6 +102,30 @@ SEED_SPECS = {
     ),
     "total_network_objects": aggregates.total_network_objects_spec(
         start_date="2016-01-01", end_date="2016-01-04", aggregation_unit="admin2"
+    ),
+    "meaningful_locations_aggregate": aggregates.meaningful_locations_aggregate_spec(
+        start_date="2016-01-01", end_date="2016-01-08", label="evening", **MEANINGFUL
+    ),
+    "meaningful_locations_between_label_od_matrix": (
+        aggregates.meaningful_locations_between_label_od_matrix_spec(
+            start_date="2016-01-01",
+            end_date="2016-01-08",
+            label_a="evening",
+            label_b="day",
+            **MEANINGFUL,
+        )
+    ),
+    "meaningful_locations_between_dates_od_matrix": (
+        aggregates.meaningful_locations_between_dates_od_matrix_spec(
+            # NOTE: one day per period keeps this test short; the between-dates OD matrix
+            # took about 4 minutes over the whole week of test data when this was written.
+            start_date_a="2016-01-01",
+            end_date_a="2016-01-02",
+            start_date_b="2016-01-02",
+            end_date_b="2016-01-03",
+            label="evening",
+            **MEANINGFUL,
+        )
     ),
 }
 
