@@ -2,8 +2,8 @@
 
 ``FLOWCORE_BENCH_SIZE`` (or ``--bench-size``) picks one:
 
-* ``small``: the size of FlowKit's test data (500 subscribers, 60 cells, about 1,200 call
-  rows a day, 7 days); generated in seconds, run by ``make bench`` and CI.
+* ``small``: the size of FlowKit's test data, with 500 subscribers, 60 cells, about 1,200 call
+  rows a day and 7 days. It is generated in seconds and is what ``make bench`` runs.
 * ``medium``: 20,000 subscribers, 5,000 cells, 1,000,000 calls, SMS and data sessions a day
   for 7 days (35 million rows); run by hand.
 * ``scaling``: the same network and subscribers as medium with 200,000 events of each type a

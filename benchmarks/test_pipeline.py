@@ -1,8 +1,8 @@
 """Getting data in: the sql generator's and the CSV loader's rows per second.
 
-The generator benchmark writes the dataset's parameters into a fresh database once per round;
-the loader benchmark loads CSV files exported from the dataset (its first day on datasets
-above a million rows a day) in FlowKit's folder layout into a fresh database.
+The generator benchmark writes the dataset's parameters into a fresh database once per round.
+The loader benchmark exports the dataset as CSV files in FlowKit's folder layout and loads
+them into a fresh database; above a million rows a day it exports the first day only.
 """
 
 from __future__ import annotations

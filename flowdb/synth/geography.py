@@ -86,7 +86,7 @@ def ensure_geography(conn: psycopg.Connection, source: str = "auto") -> SynthGeo
     ``grid``. Installing commits on ``conn``; loaded boundaries are never changed.
 
     Raises:
-        GeographyError: when boundaries are loaded but ``source`` asks to install others, or
+        GeographyError: when boundaries are loaded but ``source`` requests others, or
             Nepal's are requested and the package cannot be used.
     """
     loaded = finest_loaded_level(conn)

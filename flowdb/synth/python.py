@@ -8,9 +8,9 @@ FlowKit's reproducible generator, with its parameters:
 * Subscribers (``SUBSCRIBERS_SEED``): ``n_subscribers`` with 16-character hexadecimal
   ``msisdn``, ``imei`` and ``imsi`` hashes and a 5-digit TAC.
 * Calls (``CALLS_SEED``): per day ``n_calls`` calls between two different subscribers drawn
-  uniformly, each party at a cell drawn uniformly, at a uniform second of the day, lasting
-  0–2600 s; stored two-line (the caller's row ``outgoing`` true at the caller's cell, the
-  callee's row false at the callee's cell). Rows are in time order.
+  uniformly. Each party is at a cell drawn uniformly, at a uniform second of the day, and a
+  call lasts 0–2600 s. Calls are stored two-line: the caller's row has ``outgoing`` true and
+  the caller's cell, the callee's row false and the callee's cell. Rows are in time order.
 
 Only calls are generated. Each day draws from its own stream seeded by (``CALLS_SEED``, day
 number), so adding days leaves earlier days unchanged. Randomness comes from NumPy's
