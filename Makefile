@@ -18,13 +18,14 @@ DISTRIBUTIONS := . auth server plugins/locations plugins/flows plugins/meaningfu
 TEST_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard tests/plugins/*/pyproject.toml))
 EDITABLE := $(foreach dir,$(DISTRIBUTIONS) $(TEST_PLUGINS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)[test]'))
 
-.PHONY: help deps install test demo lint clean bench
+.PHONY: help deps install test demo demo-stop lint clean bench
 
 help:
 	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo)"
 	@echo "make install  create $(VENV) and install every distribution in editable mode"
 	@echo "make test     deps + install, then run the test suite (set FLOWCORE_TESTDATA)"
-	@echo "make demo     deps + install, start the local database and load FLOWCORE_TESTDATA"
+	@echo "make demo     deps + install, then start FlowDB and the API and query it with flowclient"
+	@echo "make demo-stop  stop the demo's API server and local database"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    benchmarks on generated data (FLOWCORE_BENCH_SIZE=small|medium|scaling)"
 	@echo "make clean    remove caches and build files (keeps $(VENV) and .flowcore)"
@@ -62,13 +63,10 @@ test: deps install
 	$(BIN)/pytest tests
 
 demo: deps install
-	$(BIN)/flowcore db up
-	@if [ -z "$$FLOWCORE_TESTDATA" ]; then \
-		echo "FLOWCORE_TESTDATA is unset: set it to a dataset folder to load."; \
-		echo "Once the synthetic data generator exists, the demo will use it instead."; \
-		exit 0; \
-	fi; \
-	$(BIN)/flowcore db load "$$FLOWCORE_TESTDATA" && $(BIN)/flowcore db summary
+	$(BIN)/python -m flowcore_server.demo up
+
+demo-stop:
+	$(BIN)/python -m flowcore_server.demo down
 
 # Results are saved as JSON under benchmarks/results for --benchmark-compare between runs.
 BENCH_SIZE ?= $(or $(FLOWCORE_BENCH_SIZE),small)
