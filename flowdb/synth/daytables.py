@@ -126,12 +126,17 @@ def _finish(conn: psycopg.Connection, table: DayTable) -> None:
     conn.execute(sql.SQL("ANALYZE {}").format(table.identifier))
 
 
-def _build_one(dsn: str, table: DayTable, fill: FillDay, stop: threading.Event) -> int:
+def _build_one(
+    dsn: str, table: DayTable, fill: FillDay, stop: threading.Event, *, serial_indexes: bool
+) -> int:
     """Create, fill and index one day table in one transaction; return its row count."""
     if stop.is_set():
         return 0
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET timezone = 'UTC'")
+        if serial_indexes:
+            # Every core already builds a table, so parallel index workers would only compete.
+            conn.execute("SET max_parallel_maintenance_workers = 0")
         with conn.transaction():
             _create(conn, table)
             rows = fill(conn, table)
@@ -148,11 +153,16 @@ def build_day_tables(
     Raises:
         SynthError: when a table fails to build; the tables already built are dropped.
     """
-    workers = max(1, jobs or os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    workers = max(1, jobs or cores)
+    serial_indexes = workers >= cores and len(tables) > 1
     stop = threading.Event()
     counts: dict[DayTable, int] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth") as pool:
-        futures = {pool.submit(_build_one, dsn, table, fill, stop): table for table in tables}
+        futures = {
+            pool.submit(_build_one, dsn, table, fill, stop, serial_indexes=serial_indexes): table
+            for table in tables
+        }
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [future for future in done if future.exception() is not None]
         if failed:
