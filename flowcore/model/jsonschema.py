@@ -1,11 +1,13 @@
 """JSON schemas of query specs, generated from their attrs classes for the OpenAPI document.
 
 Each registered query kind gets one schema named after the kind. Field types map as follows:
-``str``, ``int``, ``float`` and ``bool`` to the JSON types; ``Literal`` to an ``enum``;
-``AggregationUnitName`` to an ``enum`` of the registry's public units; datetimes to date
-strings; tuples and lists to arrays; mappings to objects; other attrs classes (``Hours``,
-``Sampling``) to inline objects; a field typed with a spec class or interface to a ``oneOf``
-of references to every installed kind that implements it, discriminated on ``query_kind``.
+
+* ``str``, ``int``, ``float`` and ``bool`` to the JSON types, datetimes to date strings;
+* ``Literal`` to an ``enum``, and ``AggregationUnitName`` to an ``enum`` of the public units;
+* tuples and lists to arrays, mappings to objects, and other attrs classes (``Hours``,
+  ``Sampling``) to inline objects;
+* a field typed with a spec class or interface to a ``oneOf`` of references to every
+  installed kind that implements it, discriminated on ``query_kind``.
 
 A field is required when it has no default. Fields with a default accept ``null`` as "use the
 default" (the converter reads them so, because FlowKit's client sends explicit nulls), so they
@@ -41,7 +43,7 @@ __all__ = [
 
 #: Name of the discriminated union over the kinds accepted at the top of the HTTP API.
 TOP_LEVEL_SCHEMA = "FlowmachineQuerySchema"
-#: Where the schemas live in an OpenAPI document.
+#: Prefix of references to component schemas in an OpenAPI document.
 SCHEMA_REF_PREFIX = "#/components/schemas/"
 
 _JSON_SCALARS = (str, int, float, bool, type(None))

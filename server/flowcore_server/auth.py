@@ -46,8 +46,8 @@ def authenticate(request: Request[Any, Any, State]) -> Identity:
 
 def holds_action(identity: Identity, actions: Iterable[str]) -> bool:
     """Return whether some role of the identity holds one of ``actions``."""
-    wanted = frozenset(actions)
-    return any(not wanted.isdisjoint(scopes) for scopes in identity.roles.values())
+    accepted = frozenset(actions)
+    return any(not accepted.isdisjoint(scopes) for scopes in identity.roles.values())
 
 
 def require_action(identity: Identity, actions: Iterable[str]) -> None:

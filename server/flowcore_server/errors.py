@@ -1,8 +1,8 @@
 """Every error the API returns, mapped to HTTP in one place.
 
 Each error body is a JSON object with at least ``msg``, the key ``flowclient`` prints. Bad input
-is a 4xx with a message naming the field, the value and what is allowed; an unexpected failure
-is a 500 whose message carries the request id, while the traceback goes to the server log only.
+gets a 4xx with a message naming the field, the value and what is allowed. An unexpected failure
+gets a 500 whose message carries the request id, and the traceback goes to the server log only.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = [
     "validation_error_body",
 ]
 
-#: ``msg`` of every 400 answer to an invalid query spec.
+#: ``msg`` of every 400 response to an invalid query spec.
 VALIDATION_FAILED = "Parameter validation failed."
 #: ``msg`` when a run request has no ``query_kind``.
 MISSING_QUERY_KIND = "Query kind must be specified when running a query."
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An answer other than success that a route decided on: a status code and a JSON body."""
+    """A non-success response that a route decided on: a status code and a JSON body."""
 
     def __init__(
         self, status_code: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None

@@ -53,12 +53,12 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default)
 
 
-def _guard(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
+def _guard(chunks: Iterator[bytes], description: str) -> Iterator[bytes]:
     """Pass chunks through; log and stop at the first error instead of raising mid-response."""
     try:
         yield from chunks
     except Exception:
-        logger.exception("streaming %s failed part-way; the response is truncated", what)
+        logger.exception("streaming %s failed part-way; the response is truncated", description)
 
 
 def json_result_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
@@ -107,7 +107,7 @@ def csv_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Iterator[by
 
 
 def feature_collection_chunks(
-    rows: Rows, to_feature: Callable[[int, Sequence[Any]], dict[str, Any]], what: str
+    rows: Rows, to_feature: Callable[[int, Sequence[Any]], dict[str, Any]], description: str
 ) -> Iterator[bytes]:
     """Yield a GeoJSON FeatureCollection with one feature per row, numbered from 1."""
 
@@ -125,4 +125,4 @@ def feature_collection_chunks(
             yield body if number == len(parts) else b"," + body
         yield b"]}"
 
-    return _guard(generate(), what)
+    return _guard(generate(), description)

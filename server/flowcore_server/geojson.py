@@ -42,7 +42,7 @@ FeatureBuilder = Callable[[int, Sequence[Any]], dict[str, Any]]
 
 
 class GeoJsonUnavailable(ValueError):
-    """A result cannot be shown as GeoJSON; the message says why."""
+    """A result has no GeoJSON form; the message gives the reason."""
 
 
 class FeatureSelect:
@@ -131,21 +131,21 @@ def _location_key(columns: list[ColumnElement[Any]]) -> ColumnElement[Any]:
     return func.concat_ws(",", *columns)
 
 
-def _flow_side(flows: FromClause, unit: AggregationUnit, here: str, there: str) -> FromClause:
-    """Per location at the ``here`` end: a JSON object of the other end's location to value."""
-    here_columns = [flows.c[f"{name}_{here}"] for name in unit.columns]
-    there_key = _location_key([flows.c[f"{name}_{there}"] for name in unit.columns])
-    label = "outflows" if here == "from" else "inflows"
+def _flow_side(flows: FromClause, unit: AggregationUnit, end: str, other_end: str) -> FromClause:
+    """Per location at one end (``from`` or ``to``): a JSON object of the other end to value."""
+    end_columns = [flows.c[f"{name}_{end}"] for name in unit.columns]
+    other_key = _location_key([flows.c[f"{name}_{other_end}"] for name in unit.columns])
+    label = "outflows" if end == "from" else "inflows"
     return (
         select(
-            *(column.label(name) for column, name in zip(here_columns, unit.columns, strict=True)),
+            *(column.label(name) for column, name in zip(end_columns, unit.columns, strict=True)),
             # json_object_agg rejects a null key, which outer-joined flows can have.
-            func.json_object_agg(there_key, flows.c.value)
-            .filter(there_key.is_not(None))
+            func.json_object_agg(other_key, flows.c.value)
+            .filter(other_key.is_not(None))
             .label(label),
         )
-        .where(and_(*(column.is_not(None) for column in here_columns)))
-        .group_by(*here_columns)
+        .where(and_(*(column.is_not(None) for column in end_columns)))
+        .group_by(*end_columns)
         .subquery(label)
     )
 

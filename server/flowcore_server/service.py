@@ -1,4 +1,4 @@
-"""What the routes ask of the core: validate, submit and look up queries, and stream rows.
+"""The core operations the routes use: validate, submit and look up queries, and stream rows.
 
 Everything here blocks on the database, so routes call it from worker threads.
 """
@@ -34,7 +34,7 @@ class StoredQuery:
 
 
 class QueryService:
-    """The session's queries as the HTTP API sees them."""
+    """Access to the session's queries for the HTTP routes."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

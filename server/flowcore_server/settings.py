@@ -32,7 +32,7 @@ __all__ = ["ServerSettings", "SettingsError", "DEFAULT_PORT", "DEFAULT_HOST"]
 
 #: Port of FlowKit's API server.
 DEFAULT_PORT = 9090
-#: Listen on loopback only unless told otherwise.
+#: Default listen address: loopback only, so the API is not exposed by accident.
 DEFAULT_HOST = "127.0.0.1"
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,21 @@ class RunningServer:
             if line.startswith("{"):
                 records.append(json.loads(line))
         return records
+
+    def wait_for_records(
+        self, matches: Callable[[dict[str, Any]], bool], timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        """Return the log records that match, waiting up to ``timeout`` s for the first one.
+
+        A request's access record is written just after its response is sent, so a test that
+        has read a response may have to wait briefly for the record.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [record for record in self.log_records() if matches(record)]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop the server by its pid: SIGTERM, then SIGKILL after 20 seconds."""

@@ -104,11 +104,11 @@ def test_framework_errors_have_msg(
 def test_access_log(client: httpx.Client, api_server: RunningServer, universal_token: str) -> None:
     response = client.get("/api/0/available_dates")
     request_id = response.headers["x-request-id"]
-    records = [
-        record
-        for record in api_server.log_records()
-        if record["logger"] == "flowcore.access" and record.get("request_id") == request_id
-    ]
+    records = api_server.wait_for_records(
+        lambda record: (
+            record["logger"] == "flowcore.access" and record.get("request_id") == request_id
+        )
+    )
 
     assert len(records) == 1
     record = records[0]

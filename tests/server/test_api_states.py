@@ -235,6 +235,9 @@ def test_query_log_names_request_and_user(
     request_id = response.headers["x-request-id"]
     _poll_until(client, query_id, lambda reply: reply.status_code == 303)
 
+    state_server.wait_for_records(
+        lambda record: record.get("query_id") == query_id and record.get("new_state") == "completed"
+    )
     records = [
         record
         for record in state_server.log_records()

@@ -31,8 +31,8 @@ quality_checks = Table(
     schema="etl",
 )
 
-# NOTE: FlowKit 1.34 documents no scope for the quality-check routes; they describe the loaded
-# data as the available dates do, so they need the same scope.
+# NOTE: FlowKit 1.34 documents no scope for the quality-check routes. They describe the loaded
+# data, as the available dates do, so they need the same scope.
 QA_ACTIONS = frozenset({GET_AVAILABLE_DATES})
 
 

@@ -179,7 +179,7 @@ def _split_filename(filename: str) -> tuple[str, str]:
 
 
 def _unready_answer(query: StoredQuery) -> Response[Any] | None:
-    """Return the answer for a query whose result cannot be read now, else None."""
+    """Return the response for a query whose result cannot be read now, else None."""
     state = query.state
     if state == QueryState.COMPLETED:
         return None

@@ -53,5 +53,5 @@ async def get_redoc(request: Request[Any, Any, Any]) -> str:
 
 @get("/", operation_id="root", include_in_schema=False)
 async def root() -> Response[bytes]:
-    """Answer with an empty 200, so load balancers can check the server is up."""
+    """Return an empty 200, so load balancers can check that the server is up."""
     return Response(content=b"", media_type="text/plain")
