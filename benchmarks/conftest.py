@@ -116,8 +116,14 @@ def bench_dataset(
         def build(dsn: str) -> None:
             started = time.perf_counter()
             report = generate(dsn, dataset.params)
-            dataset_builds[dataset.name] = time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            dataset_builds[dataset.name] = seconds
             RESULTS.generated[dataset.name] = report.total_rows
+            RESULTS.notes.append(
+                f"{dataset.name}: generated {report.total_rows:,} rows for the benchmarks in "
+                f"{seconds:.1f} s (set-up {report.staging_seconds:.1f} s, day tables "
+                f"{report.events_seconds:.1f} s, publishing {report.publish_seconds:.1f} s)"
+            )
 
         bench_server.template(name, build)
         dataset_dsns[dataset.name] = bench_server.dsn(name)
