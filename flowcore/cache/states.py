@@ -192,11 +192,14 @@ def apply_event(
     owner: str | None = None,
     backend_pid: int | None = None,
     error: str | None = None,
+    expected_pid: int | None = None,
 ) -> StateChange | None:
     """Apply ``event`` to a query if its current state allows it; return the change or None.
 
     The row is locked and its state re-checked, so concurrent callers cannot both win. The
-    change is part of the caller's transaction and becomes visible when it commits.
+    change is part of the caller's transaction and becomes visible when it commits. With
+    ``expected_pid``, the event applies only to the run executing on that backend, so a worker
+    settling a run that was cancelled and resubmitted cannot touch the new run.
     """
     sources, target = TRANSITIONS[event]
     row = connection.execute(
@@ -204,6 +207,7 @@ def apply_event(
             "WITH current AS ("
             "  SELECT query_id, state, backend_pid FROM cache.query_states"
             "  WHERE query_id = :query_id AND state = ANY(CAST(:sources AS text[]))"
+            "  AND (CAST(:expected_pid AS integer) IS NULL OR backend_pid = :expected_pid)"
             "  FOR UPDATE"
             ") "
             f"UPDATE cache.query_states AS s SET state = :target, updated = now(), "
@@ -218,6 +222,7 @@ def apply_event(
             "owner": owner,
             "backend_pid": backend_pid,
             "error": error,
+            "expected_pid": expected_pid,
         },
     ).one_or_none()
     if row is None:

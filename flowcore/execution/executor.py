@@ -520,6 +520,7 @@ class Executor:
 
     def _compute(self, connection: Connection, node: PlannedQuery) -> str:
         """Build and store the result; commit it together with ``executing -> completed``."""
+        backend_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         try:
             built = node.build()
             stored = self.backend.store(connection, node, built)
@@ -532,7 +533,7 @@ class Executor:
         except Exception as error:
             _rollback_quietly(connection)
             if _caused_by(error, psycopg.errors.QueryCanceled):
-                return self._record_cancelled(node)
+                return self._record_cancelled(node, backend_pid)
             log.warning(
                 "query %s (%s) failed: %s",
                 node.query_id,
@@ -540,7 +541,7 @@ class Executor:
                 _describe(error),
                 exc_info=True,
             )
-            return self._record_error(node, _describe(error))
+            return self._record_error(node, _describe(error), backend_pid)
         self.notifier.state_changed(finished)
         self.notifier.cache_event(
             "stored",
@@ -554,10 +555,12 @@ class Executor:
         )
         return QueryState.COMPLETED
 
-    def _record_error(self, node: PlannedQuery, message: str) -> str:
-        """Move an executing query to errored with ``message``; return its state afterwards."""
+    def _record_error(self, node: PlannedQuery, message: str, backend_pid: int) -> str:
+        """Move this run of a query to errored with ``message``; return its state afterwards."""
         with self.engine.begin() as connection:
-            errored = apply_event(connection, node.query_id, Event.ERROR, error=message)
+            errored = apply_event(
+                connection, node.query_id, Event.ERROR, error=message, expected_pid=backend_pid
+            )
             state = read_state(connection, node.query_id)
         if errored is not None:
             self.notifier.state_changed(errored)
@@ -587,10 +590,12 @@ class Executor:
         self.notifier.state_changed(changes)
         return state
 
-    def _record_cancelled(self, node: PlannedQuery) -> str:
-        """Settle a query whose SQL was cancelled (by ``cancel`` or by an administrator)."""
+    def _record_cancelled(self, node: PlannedQuery, backend_pid: int) -> str:
+        """Settle a run whose SQL was cancelled (by ``cancel`` or by an administrator)."""
         with self.engine.begin() as connection:
-            cancelled = apply_event(connection, node.query_id, Event.CANCEL)
+            cancelled = apply_event(
+                connection, node.query_id, Event.CANCEL, expected_pid=backend_pid
+            )
             state = read_state(connection, node.query_id)
         if cancelled is not None:
             self.notifier.state_changed(cancelled)
