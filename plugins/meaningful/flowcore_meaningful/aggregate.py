@@ -21,6 +21,7 @@ from flowcore_meaningful.examples import EXAMPLE_SCORES
 from flowcore_meaningful.fields import ClusterFields, check_label
 from flowcore_meaningful.pipeline import (
     contains_centre,
+    materialized,
     meaningful_locations,
     region_columns,
     regions_of,
@@ -52,7 +53,7 @@ def build_meaningful_locations_aggregate(
     """Select ``label``, the unit columns and ``value``, the fractional subscriber count."""
     regions = regions_of(spec, context, "regions")
     clusters = scored_clusters(spec, context, spec.start_date, spec.end_date, "meaningful")
-    locations = meaningful_locations(spec.labels, spec.label, clusters).subquery("locations")
+    locations = materialized(meaningful_locations(spec.labels, spec.label, clusters), "locations")
     unit = [regions.c[name] for name in region_columns(spec, context)]
     share = literal(1.0, Float) / locations.c.n_clusters
     return (

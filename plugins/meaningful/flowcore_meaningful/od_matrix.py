@@ -30,6 +30,7 @@ from flowcore_meaningful.examples import EXAMPLE_SCORES
 from flowcore_meaningful.fields import ClusterFields, check_label
 from flowcore_meaningful.pipeline import (
     contains_centre,
+    materialized,
     meaningful_locations,
     region_columns,
     regions_of,
@@ -117,9 +118,9 @@ def build_between_labels(
 ) -> Select[Any]:
     """Select the OD matrix between the clusters labelled ``label_a`` and ``label_b``."""
     clusters = scored_clusters(spec, context, spec.start_date, spec.end_date, "meaningful")
-    origins = meaningful_locations(spec.labels, spec.label_a, clusters).subquery("origins")
-    destinations = meaningful_locations(spec.labels, spec.label_b, clusters).subquery(
-        "destinations"
+    origins = materialized(meaningful_locations(spec.labels, spec.label_a, clusters), "origins")
+    destinations = materialized(
+        meaningful_locations(spec.labels, spec.label_b, clusters), "destinations"
     )
     return _od_matrix(spec, context, origins, destinations)
 
@@ -130,9 +131,9 @@ def build_between_dates(
     """Select the OD matrix between the ``label`` clusters of period A and of period B."""
     clusters_a = scored_clusters(spec, context, spec.start_date_a, spec.end_date_a, "period_a")
     clusters_b = scored_clusters(spec, context, spec.start_date_b, spec.end_date_b, "period_b")
-    origins = meaningful_locations(spec.labels, spec.label, clusters_a).subquery("origins")
-    destinations = meaningful_locations(spec.labels, spec.label, clusters_b).subquery(
-        "destinations"
+    origins = materialized(meaningful_locations(spec.labels, spec.label, clusters_a), "origins")
+    destinations = materialized(
+        meaningful_locations(spec.labels, spec.label, clusters_b), "destinations"
     )
     return _od_matrix(spec, context, origins, destinations)
 

@@ -59,6 +59,7 @@ __all__ = [
     "cluster_members",
     "scored_clusters",
     "meaningful_locations",
+    "materialized",
     "regions_of",
     "region_columns",
 ]
@@ -214,6 +215,16 @@ def meaningful_locations(
         clusters.c.lat,
         func.count().over(partition_by=clusters.c.subscriber).label("n_clusters"),
     ).where(_has_label(labels, label, clusters))
+
+
+def materialized(query: Select[Any], name: str) -> FromClause:
+    """Return ``query`` as a CTE that PostgreSQL computes once.
+
+    Labelled locations are joined to each other and to regions. Row estimates after the
+    clustering function are poor, so an inlined query could be re-run once per outer row and
+    test every label shape again each time.
+    """
+    return query.cte(name).prefix_with("MATERIALIZED")
 
 
 def regions_of(spec: ClusterFields, context: BuildContext, name: str) -> FromClause:
