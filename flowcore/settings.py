@@ -48,6 +48,9 @@ class Settings:
     cache_backend: str = "postgresql"
     #: Seconds between liveness heartbeats of an executor process. FLOWCORE_HEARTBEAT_SECONDS.
     heartbeat_seconds: int = 5
+    #: Seconds between automatic cache shrinks to the configured size; 0 turns them off.
+    #: FLOWCORE_CACHE_PRUNING_SECONDS, or FlowKit's FLOWMACHINE_CACHE_PRUNING_FREQUENCY.
+    cache_pruning_seconds: int = 86400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,5 +67,12 @@ class Settings:
             cache_backend=env.get("FLOWCORE_CACHE_BACKEND") or defaults.cache_backend,
             heartbeat_seconds=_env_int(
                 env, "FLOWCORE_HEARTBEAT_SECONDS", defaults.heartbeat_seconds
+            ),
+            cache_pruning_seconds=_env_int(
+                env,
+                "FLOWCORE_CACHE_PRUNING_SECONDS",
+                _env_int(
+                    env, "FLOWMACHINE_CACHE_PRUNING_FREQUENCY", defaults.cache_pruning_seconds
+                ),
             ),
         )

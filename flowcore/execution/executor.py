@@ -111,6 +111,7 @@ class Executor:
         self._pool: ThreadPoolExecutor | None = None
         self._worker: WorkerRegistration | None = None
         self._stopping = False
+        self._pruning_stop = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -143,7 +144,31 @@ class Executor:
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.max_workers, thread_name_prefix="flowcore-query"
         )
+        self._start_pruning()
         log.info("executor started with %d workers", self.settings.max_workers)
+
+    def _start_pruning(self) -> None:
+        """Shrink the cache to its configured size every ``cache_pruning_seconds``."""
+        interval = self.settings.cache_pruning_seconds
+        self._pruning_stop = threading.Event()
+        if interval <= 0:
+            return
+
+        def prune_periodically(stop: threading.Event) -> None:
+            while not stop.wait(interval):
+                try:
+                    evicted = self.backend.shrink()
+                except Exception:
+                    log.exception("scheduled cache shrink failed; trying again in %d s", interval)
+                    continue
+                log.info("scheduled cache shrink evicted %d results", len(evicted))
+
+        threading.Thread(
+            target=prune_periodically,
+            args=(self._pruning_stop,),
+            name="flowcore-cache-pruning",
+            daemon=True,
+        ).start()
 
     def recover(self) -> list[str]:
         """Reset queries left queued or executing by dead processes; return their ids."""
@@ -161,6 +186,7 @@ class Executor:
         if pool is None:
             return
         self._stopping = True
+        self._pruning_stop.set()
         with self._lock:
             timers = list(self._timers)
             self._timers.clear()

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+import flowcore
 import flowcore.hookspecs
 from flowcore.cache.plugin import flowcore_register_cache_backends
 from flowcore.cache.postgres import PostgresCacheBackend
@@ -30,6 +32,7 @@ from flowcore.execution.executor import Executor
 from flowcore.execution.plan import BuiltQuery, EventRead, PlannedQuery
 from flowcore.hookspecs import hookimpl
 from flowcore.settings import Settings
+from flowcore.testing import insert_cells, insert_events
 from flowdb.config import sqlalchemy_url
 from flowdb.loader import load_directory
 
@@ -623,3 +626,31 @@ def test_plugin_registers_backend(engine: sa.Engine) -> None:
     assert list(registered) == ["postgresql"]
     backend = registered["postgresql"](engine=engine, settings=Settings())
     assert isinstance(backend, PostgresCacheBackend)
+
+
+def test_scheduled_pruning_shrinks_cache(fresh_dsn: str) -> None:
+    """An executor with a pruning interval shrinks the cache on its own."""
+    insert_cells(fresh_dsn, [{"id": "c1", "lon": 85.0, "lat": 27.0}])
+    insert_events(
+        fresh_dsn,
+        "calls",
+        [{"msisdn": "a", "datetime": "2016-01-01 10:00:00", "location_id": "c1", "outgoing": True}],
+    )
+    with psycopg.connect(fresh_dsn) as conn:
+        conn.execute("UPDATE cache.cache_config SET value = '0' WHERE key = 'cache_size'")
+        conn.execute(
+            "UPDATE cache.cache_config SET value = '-1' WHERE key = 'cache_protected_period'"
+        )
+    spec = {
+        "query_kind": "first_location",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+        "aggregation_unit": "lon-lat",
+        "event_types": ["calls"],
+    }
+    with flowcore.connect(fresh_dsn, settings=Settings(cache_pruning_seconds=1)) as session:
+        stored = session.run(spec).query_id
+        deadline = time.monotonic() + 15
+        while session.executor.state(stored) == "completed" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert session.executor.state(stored) == "known"
