@@ -180,3 +180,75 @@ def test_installed_kinds_have_schemas(registry: Registry) -> None:
     for name, kind in registry.kinds.items():
         assert issubclass(kind.spec, QuerySpec)
         assert schemas[name]["title"] == name
+
+
+def _with_null_types(schema: Any) -> Any:
+    """Rewrite OpenAPI 3.0 ``nullable`` into JSON Schema, so a validator accepts nulls."""
+    if isinstance(schema, list):
+        return [_with_null_types(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    rewritten = {k: _with_null_types(v) for k, v in schema.items() if k != "nullable"}
+    if schema.get("nullable"):
+        return {"anyOf": [rewritten, {"type": "null"}]}
+    return rewritten
+
+
+def _validator(registry: Registry, name: str) -> Any:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    schemas = _with_null_types(query_schemas(registry))
+    root = {"$ref": f"#/components/schemas/{name}", "components": {"schemas": schemas}}
+    return jsonschema_rs.validator_for(root)
+
+
+def test_installed_examples_validate(registry: Registry) -> None:
+    examples = {name: kind.example for name, kind in registry.kinds.items() if kind.example}
+
+    assert examples
+    for name, example in examples.items():
+        errors = [str(error) for error in _validator(registry, name).iter_errors(dict(example))]
+        assert errors == [], name
+
+
+def test_explicit_nulls_validate(test_registry: Registry) -> None:
+    spec = {
+        "query_kind": "test_counted",
+        "locations": {
+            "query_kind": "test_located",
+            "date": "2016-01-01",
+            "aggregation_unit": "admin3",
+            "method": None,
+            "event_types": None,
+            "hours": None,
+            "mapping_table": None,
+        },
+        "weights": None,
+        "window": None,
+    }
+
+    assert _validator(test_registry, "test_counted").is_valid(spec)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"unknown": 1},
+        {"threshold": -1},
+        {"locations": {"query_kind": "test_counted"}},
+        {"pair": [1.0]},
+        {"window": {"start_hour": 1}},
+    ],
+    ids=["unknown field", "below minimum", "wrong nested kind", "short pair", "missing hour"],
+)
+def test_invalid_specs_fail(test_registry: Registry, change: dict[str, Any]) -> None:
+    spec = {
+        "query_kind": "test_counted",
+        "locations": {
+            "query_kind": "test_located",
+            "date": "2016-01-01",
+            "aggregation_unit": "admin3",
+        },
+        **change,
+    }
+
+    assert not _validator(test_registry, "test_counted").is_valid(spec)
