@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, case, func, select
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import SubscriberLocations
+from flowcore.model.fields import Sampling
 from flowcore.sql.context import BuildContext
 from flowcore_locations.inputs import check_same_unit, unit_columns_of
 from flowcore_locations.interfaces import SubscriberLocationWeights
@@ -36,6 +37,7 @@ class CoalescedLocation(SubscriberLocations):
     fallback_location: SubscriberLocations
     subscriber_location_weights: SubscriberLocationWeights
     weight_threshold: int
+    sampling: Sampling | None = None
 
     def __attrs_post_init__(self) -> None:
         check_same_unit(

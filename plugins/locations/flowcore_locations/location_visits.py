@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import SubscriberLocations
-from flowcore.model.fields import ORDER_FREE
+from flowcore.model.fields import ORDER_FREE, Sampling
 from flowcore.sql.context import BuildContext
 from flowcore_locations.inputs import at_least_one, check_same_unit, stack_inputs, unit_columns_of
 from flowcore_locations.interfaces import SubscriberLocationWeights
@@ -34,6 +34,7 @@ class LocationVisits(SubscriberLocationWeights):
     locations: tuple[SubscriberLocations, ...] = attrs.field(
         validator=at_least_one, metadata=ORDER_FREE
     )
+    sampling: Sampling | None = None
 
     def __attrs_post_init__(self) -> None:
         check_same_unit(

@@ -17,6 +17,7 @@ from sqlalchemy import Float, Select, func, literal, select
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import SubscriberLocations
+from flowcore.model.fields import Sampling
 from flowcore.sql.context import BuildContext
 from flowcore_locations.inputs import unit_columns_of
 from flowcore_locations.interfaces import SubscriberLocationWeights
@@ -36,6 +37,7 @@ class MajorityLocation(SubscriberLocations):
     subscriber_location_weights: SubscriberLocationWeights
     minimum_total_weight: float = 0.0
     include_unlocatable: bool = False
+    sampling: Sampling | None = None
 
 
 def build_majority_location(spec: MajorityLocation, context: BuildContext) -> Select[Any]:

@@ -221,3 +221,41 @@ def test_coalesced_location_fallback(world: SpecRunner, world_dsn: str) -> None:
 
     assert world.locations(spec) == {"alice": "R1", "bob": "R3", "dave": None}
     assert world.columns(spec) == ["subscriber", "pcod"]
+
+
+def test_weighted_kinds_accept_sampling(world: SpecRunner, world_dsn: str) -> None:
+    add_calls(
+        world_dsn,
+        [
+            (subscriber, f"2016-01-0{day} 10:00:00", cell)
+            for subscriber in ("alice", "bob", "carol", "dave")
+            for day, cell in ((1, "C1"), (2, "C1"), (3, "C2"))
+        ],
+    )
+    sample = {"sampling_method": "random_ids", "size": 2, "seed": 0.5}
+    weights = visits("2016-01-01", "2016-01-02", "2016-01-03")
+    sampled_weights = {**weights, "sampling": sample}
+    spec = {
+        "query_kind": "coalesced_location",
+        "preferred_location": majority(weights, sampling=sample),
+        "fallback_location": majority(weights),
+        "subscriber_location_weights": weights,
+        "weight_threshold": 5,
+        "sampling": sample,
+    }
+
+    weight_rows = world.rows(sampled_weights)
+    sampled_majority = world.locations(majority(weights, sampling=sample))
+    coalesced = world.locations(spec)
+
+    # Each sampled subscriber keeps both of their weight rows (R1: 2 days, R2: 1 day).
+    sampled = {row["subscriber"] for row in weight_rows}
+    assert len(sampled) == 2
+    assert sorted((r["pcod"], r["value"]) for r in weight_rows) == [
+        ("R1", 2),
+        ("R1", 2),
+        ("R2", 1),
+        ("R2", 1),
+    ]
+    assert sampled_majority == {subscriber: "R1" for subscriber in sampled}
+    assert coalesced == sampled_majority

@@ -285,9 +285,13 @@ def test_explicit_nulls_in_nested_kinds(converter: SpecConverter) -> None:
         "query_kind": "spatial_aggregate",
         "locations": {
             "query_kind": "majority_location",
-            "subscriber_location_weights": visits(nested, daily("2016-01-02")),
+            "subscriber_location_weights": {
+                **visits(nested, daily("2016-01-02")),
+                "sampling": None,
+            },
             "minimum_total_weight": None,
             "include_unlocatable": None,
+            "sampling": None,
         },
     }
     modal_spec = {**modal(nested), "sampling": None}
@@ -297,4 +301,6 @@ def test_explicit_nulls_in_nested_kinds(converter: SpecConverter) -> None:
 
     assert majority.minimum_total_weight == 0.0
     assert majority.include_unlocatable is False
+    assert majority.sampling is None
+    assert majority.subscriber_location_weights.sampling is None
     assert converter.structure(modal_spec) == converter.structure(modal(daily("2016-01-01")))
