@@ -25,6 +25,12 @@ from flowcore_locations.interfaces import SubscriberLocationWeights
 __all__ = ["MajorityLocation", "build_majority_location", "KIND"]
 
 
+def _not_negative(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
+    # FlowKit 1.34 rejects a negative minimum as well, and one could never change the result.
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be 0 or more, got {value}")
+
+
 @attrs.frozen(kw_only=True)
 class MajorityLocation(SubscriberLocations):
     """Each subscriber's location with a majority of their location weight."""
@@ -35,7 +41,9 @@ class MajorityLocation(SubscriberLocations):
     )
 
     subscriber_location_weights: SubscriberLocationWeights
-    minimum_total_weight: float = 0.0
+    minimum_total_weight: float = attrs.field(
+        default=0.0, validator=_not_negative, metadata={"json_schema": {"minimum": 0}}
+    )
     include_unlocatable: bool = False
     sampling: Sampling | None = None
 

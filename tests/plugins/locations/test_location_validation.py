@@ -204,6 +204,15 @@ BAD_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
         ],
     ),
     (
+        "majority negative minimum weight",
+        {
+            "query_kind": "majority_location",
+            "subscriber_location_weights": visits(daily("2016-01-01")),
+            "minimum_total_weight": -1,
+        },
+        ["$: minimum_total_weight must be 0 or more, got -1.0"],
+    ),
+    (
         "majority without weights",
         {"query_kind": "majority_location"},
         ["$.subscriber_location_weights: missing required field"],
