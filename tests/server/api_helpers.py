@@ -112,8 +112,11 @@ def start_server(
     command: Sequence[str], env: Mapping[str, str], log_path: Path, port: int
 ) -> RunningServer:
     """Start a server command and wait until ``GET /`` answers; fail with its log otherwise."""
+    # Standard error only, so the log file holds nothing but the server's JSON log lines.
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(list(command), env=dict(env), stdout=log_file, stderr=log_file)
+        process = subprocess.Popen(
+            list(command), env=dict(env), stdout=subprocess.DEVNULL, stderr=log_file
+        )
     url = f"http://127.0.0.1:{port}"
     server = RunningServer(url, process, log_path)
     deadline = time.monotonic() + STARTUP_SECONDS
