@@ -47,8 +47,8 @@ def serve(host: str, port: int | None, workers: int) -> None:
         raise click.ClickException(str(error)) from None
     configure_logging(settings.logging_level)
     listen_port = port or settings.port
-    # The log level defaults to "error", so say once where the API is. It goes to standard
-    # output because standard error carries only JSON log lines.
+    # The log level defaults to "error", so print once where the API is. The notice goes to
+    # standard output because standard error carries only JSON log lines.
     click.echo(
         f"Serving the API at http://{host}:{listen_port}/api/0 "
         f"(documentation: /api/0/spec/redoc); stop it with Ctrl+C."

@@ -1,4 +1,4 @@
-"""The demo behind ``make demo`` and ``make demo-stop``: a local API answering flowclient.
+"""The demo behind ``make demo`` and ``make demo-stop``: a local API queried with flowclient.
 
 ``python -m flowcore_server.demo up`` starts the local FlowDB cluster (``flowcore db up``),
 loads data into an empty database (the dataset at ``$FLOWCORE_TESTDATA``, else a small
@@ -46,7 +46,7 @@ FLOWCORE = str(Path(sys.executable).with_name("flowcore"))
 
 
 class DemoError(RuntimeError):
-    """A demo step failed; the message says which and what to do."""
+    """A demo step failed; the message names the step and what to do next."""
 
 
 def _step(message: str) -> None:
@@ -122,7 +122,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_file: Pa
         except httpx.TransportError:
             pass
         time.sleep(0.3)
-    raise DemoError(f"the server did not answer within {STARTUP_SECONDS} s; see {log_file}")
+    raise DemoError(f"the server did not respond within {STARTUP_SECONDS} s; see {log_file}")
 
 
 def _start_server(demo_dir: Path, port: int, dsn: str) -> str:
