@@ -4,15 +4,22 @@ Every event row counts, so a call between two subscribers of the network counts 
 each party's row). Buckets are calendar days, hours of the day or minutes (``interval`` ``day``,
 ``hour`` or ``min``), in UTC.
 
-Date range: the count covers whole days from ``start_date``: ``[start_date, start_date + n
-days)`` where n is the number of whole days between ``start_date`` and ``end_date``. With dates
-at midnight (the usual case) that is exactly ``[start_date, end_date)``; a partial last day is
-left out, as FlowKit 1.34 does. A range shorter than one day is rejected.
+Date range, as FlowKit 1.34 computes it day by day: the count covers whole days from
+``start_date``, ``[start_date, start_date + n days)`` where n is the number of whole days between
+``start_date`` and ``end_date``. With dates at midnight (the usual case) that is exactly
+``[start_date, end_date)``; a partial last day is left out. A range shorter than one day is
+counted as it is, ``[start_date, end_date)``, with ``interval`` ``hour`` or ``min``: FlowKit counts
+the whole first day but releases only the buckets inside the range. With ``interval`` ``day``
+such a range is rejected, because FlowKit has no bucket to release and fails.
 
 Release rule: a row is released only when more than the redaction threshold of *distinct*
 subscribers were seen at that location in that bucket, counting events of the same tables and
 hours but ignoring ``direction`` and ``subscriber_subset``. That count is stored in the private
 column ``_subscriber_count``.
+
+NOTE: with an ``hours`` window FlowKit 1.34 releases only the buckets whose end hour h satisfies
+``start_hour >= h >= end_hour``. So it fails for a window such as 8 to 17, and by hour it
+releases only 05:00 of the night window 22 to 6. flowcore releases every bucket in the window.
 """
 
 from __future__ import annotations
@@ -60,17 +67,22 @@ class LocationEventCounts(Aggregate, DateRangeFields, SpatialFields, EventFilter
 
     def __attrs_post_init__(self) -> None:
         check_date_range(self.start_date, self.end_date, "start_date", "end_date")
-        if self.end_date - self.start_date < ONE_DAY:
+        if self.interval == "day" and self.end_date - self.start_date < ONE_DAY:
             raise ValueError(
-                f"end_date ({self.end_date.isoformat()}) must be at least one day after "
-                f"start_date ({self.start_date.isoformat()}): location_event_counts counts "
-                "whole days from start_date"
+                f"interval 'day' needs end_date ({self.end_date.isoformat()}) at least one day "
+                f"after start_date ({self.start_date.isoformat()}); use interval 'hour' or "
+                "'min' for a shorter range"
             )
 
 
 def counted_range_end(start: dt.datetime, end: dt.datetime) -> dt.datetime:
-    """Return the end of the whole days counted from ``start`` before ``end``."""
+    """Return the end of the whole days counted from ``start`` before ``end``.
+
+    A range shorter than one day is counted up to ``end``.
+    """
     whole_days = (end - start) // ONE_DAY
+    if whole_days == 0:
+        return end
     return start + whole_days * ONE_DAY
 
 
