@@ -117,12 +117,10 @@ SEED_SPECS = {
     ),
     "meaningful_locations_between_dates_od_matrix": (
         aggregates.meaningful_locations_between_dates_od_matrix_spec(
-            # NOTE: one day per period keeps this test short. Over the whole week of test data
-            # the between-dates OD matrix took about 4 minutes on the development machine.
             start_date_a="2016-01-01",
-            end_date_a="2016-01-02",
-            start_date_b="2016-01-02",
-            end_date_b="2016-01-03",
+            end_date_a="2016-01-04",
+            start_date_b="2016-01-04",
+            end_date_b="2016-01-08",
             label="evening",
             **MEANINGFUL,
         )
