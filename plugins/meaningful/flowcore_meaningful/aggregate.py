@@ -66,7 +66,7 @@ def build_meaningful_locations_aggregate(
 KIND = QueryKind(
     spec=MeaningfulLocationsAggregate,
     build=build_meaningful_locations_aggregate,
-    version="1",
+    version="2",
     top_level=True,
     redactor=redact_column("value"),
     index_columns=((UNIT_INDEX,),),

@@ -141,7 +141,7 @@ def build_between_dates(
 BETWEEN_LABELS_KIND = QueryKind(
     spec=MeaningfulLocationsBetweenLabelODMatrix,
     build=build_between_labels,
-    version="1",
+    version="2",
     top_level=True,
     redactor=redact_column("value"),
     index_columns=(),
@@ -159,7 +159,7 @@ BETWEEN_LABELS_KIND = QueryKind(
 BETWEEN_DATES_KIND = QueryKind(
     spec=MeaningfulLocationsBetweenDatesODMatrix,
     build=build_between_dates,
-    version="1",
+    version="2",
     top_level=True,
     redactor=redact_column("value"),
     index_columns=(),

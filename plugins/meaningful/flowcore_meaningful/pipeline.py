@@ -4,7 +4,10 @@ Every step works at the versioned-site level, for all subscribers in one stateme
 
 1. Site visits: for each subscriber and versioned site, the number of call days (distinct UTC
    calendar days with an event there) and the mean hour-of-day and day-of-week scores of the
-   events there.
+   events there. An event's cell is mapped to its site as FlowKit 1.34 does: every version of
+   the cell joins the site version in service on the event's date, whatever the cell version's
+   own service dates. So an event at a cell with two versions counts twice in the mean score of
+   its site, and an event at a cell out of service still counts at its site.
 2. Clusters: Hartigan leader clustering of each subscriber's sites by the database function
    ``hartigan_leader_clusters`` (migration ``0200_meaningful.sql``). Sites are taken in
    descending call days. Sites with equal call days are taken in ascending ``site_id``, then
@@ -52,6 +55,7 @@ from sqlalchemy.sql import ColumnElement
 
 from flowcore.errors import InvalidSpecError
 from flowcore.sql.context import BuildContext
+from flowcore.sql.tables import cells, sites
 from flowcore_meaningful.fields import UNKNOWN_LABEL, ClusterFields, LabelShape
 
 __all__ = [
@@ -71,6 +75,32 @@ def _score_lookup(scores: list[float], index: ColumnElement[Any]) -> ColumnEleme
     return array[index + 1]
 
 
+def _at_sites(events: Select[Any]) -> Select[Any]:
+    """Join events to the site versions of their cell, checking only the site's service dates.
+
+    Unlike the core's ``versioned-site`` unit, the cell versions' own service dates are not
+    checked, as in FlowKit 1.34, so an event yields one row per version of its cell.
+    """
+    source = events.subquery("events_to_locate")
+    event_day = cast(source.c.datetime, Date)
+    in_service = and_(
+        or_(sites.c.date_of_first_service.is_(None), sites.c.date_of_first_service <= event_day),
+        or_(sites.c.date_of_last_service.is_(None), event_day <= sites.c.date_of_last_service),
+    )
+    return (
+        select(
+            source.c.subscriber,
+            source.c.datetime,
+            sites.c.id.label("site_id"),
+            sites.c.version.label("version"),
+            func.ST_X(sites.c.geom_point).label("lon"),
+            func.ST_Y(sites.c.geom_point).label("lat"),
+        )
+        .join_from(source, cells, cells.c.id == source.c.location_id)
+        .join(sites, and_(sites.c.id == cells.c.site_id, in_service))
+    )
+
+
 def site_visits(
     spec: ClusterFields, context: BuildContext, start: dt.datetime, end: dt.datetime
 ) -> Select[Any]:
@@ -81,7 +111,7 @@ def site_visits(
         event_types=spec.event_types,
         subscriber_subset=spec.subscriber_subset,
     )
-    located = context.locate(events, "versioned-site").subquery("site_events")
+    located = _at_sites(events).subquery("site_events")
     hour = cast(extract("hour", located.c.datetime), Integer)
     day_of_week = cast(extract("dow", located.c.datetime), Integer)
     hour_score = _score_lookup(list(spec.tower_hour_of_day_scores), hour)

@@ -16,6 +16,7 @@ Subscribers (2016-01-04 is a Monday):
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import psycopg
@@ -208,6 +209,39 @@ def test_call_threshold_drops_clusters(run_on: Any, places_dsn: str) -> None:
 def test_clusters_outside_regions_not_counted(run_on: Any, places_dsn: str) -> None:
     rows = run_on(places_dsn)(meaningful_spec(aggregation_unit="admin2"))
     assert rows == []
+
+
+def test_sites_found_by_site_validity(run_on: Any, fresh_dsn: str) -> None:
+    insert_region(fresh_dsn, 3, "WEST", square(84.9, 27.6, 0.115))
+    insert_sites(fresh_dsn, [{"id": "SX", "lon": 85.0, "lat": 27.65}])
+    site_cell = {"site_id": "SX", "lon": 85.0, "lat": 27.65}
+    insert_cells(
+        fresh_dsn,
+        [
+            # cm has two versions, cs one, cr was in service in 2015 only: all at site SX.
+            {"id": "cm", "version": 0, "date_of_last_service": dt.date(2016, 1, 5), **site_cell},
+            {"id": "cm", "version": 1, "date_of_first_service": dt.date(2016, 1, 6), **site_cell},
+            {"id": "cs", **site_cell},
+            {"id": "cr", "date_of_last_service": dt.date(2015, 12, 31), **site_cell},
+        ],
+    )
+    calls = [
+        ("erin", "2016-01-04 22:00", "cm"),
+        ("erin", "2016-01-04 10:00", "cs"),
+        ("fred", "2016-01-05 22:00", "cr"),
+    ]
+    rows = [
+        {"msisdn": subscriber, "datetime": moment, "location_id": cell, "outgoing": True}
+        for subscriber, moment, cell in calls
+    ]
+    insert_events(fresh_dsn, "calls", rows)
+
+    released = run_on(fresh_dsn)(meaningful_spec())
+
+    # erin's night event at cm counts once per version of cm, so her hour score is
+    # (-1 - 1 + 1) / 3, inside the home shape. fred's event is placed at SX although cr was
+    # out of service, because only the site's service dates are checked.
+    assert values_by(released, "label", "pcod") == {("home", "WEST"): 2.0}
 
 
 def test_redaction_threshold(run_on: Any, places_dsn: str) -> None:

@@ -138,10 +138,7 @@ def fetch(dsn: str) -> dict[str, Any]:
             """,
             {"start": START, "end": END},
         ).fetchall()
-        cells = connection.execute(
-            "SELECT id, site_id, date_of_first_service, date_of_last_service "
-            "FROM infrastructure.cells"
-        ).fetchall()
+        cells = connection.execute("SELECT id, site_id FROM infrastructure.cells").fetchall()
         sites = connection.execute(
             "SELECT id, version, ST_X(geom_point), ST_Y(geom_point), date_of_first_service, "
             "date_of_last_service FROM infrastructure.sites"
@@ -153,10 +150,14 @@ def fetch(dsn: str) -> dict[str, Any]:
 
 
 def site_uses(data: dict[str, Any], scores: dict[str, Any]) -> dict[str, dict[Any, Site]]:
-    """Return each subscriber's versioned sites with call days and score totals."""
-    cells_by_id: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for cell_id, site_id, first, last in data["cells"]:
-        cells_by_id[cell_id].append((site_id, first, last))
+    """Return each subscriber's versioned sites with call days and score totals.
+
+    Every version of an event's cell leads to the site version in service that day, whatever
+    the cell version's own service dates, so an event counts once per version of its cell.
+    """
+    cells_by_id: dict[str, list[str]] = defaultdict(list)
+    for cell_id, site_id in data["cells"]:
+        cells_by_id[cell_id].append(site_id)
     sites_by_id: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for site_id, version, lon, lat, first, last in data["sites"]:
         sites_by_id[site_id].append((version, lon, lat, first, last))
@@ -168,9 +169,7 @@ def site_uses(data: dict[str, Any], scores: dict[str, Any]) -> dict[str, dict[An
     uses: dict[str, dict[Any, Site]] = defaultdict(dict)
     for subscriber, moment, location_id in data["events"]:
         day = moment.date()
-        for site_id, cell_first, cell_last in cells_by_id.get(location_id, []):
-            if not valid_on(cell_first, cell_last, day):
-                continue
+        for site_id in cells_by_id.get(location_id, []):
             for version, lon, lat, first, last in sites_by_id.get(site_id, []):
                 if not valid_on(first, last, day):
                     continue
