@@ -10,7 +10,9 @@ Date range, as FlowKit 1.34 computes it day by day: the count covers whole days 
 ``[start_date, end_date)``; a partial last day is left out. A range shorter than one day is
 counted as it is, ``[start_date, end_date)``, with ``interval`` ``hour`` or ``min``: FlowKit counts
 the whole first day but releases only the buckets inside the range. With ``interval`` ``day``
-such a range is rejected, because FlowKit has no bucket to release and fails.
+such a range is rejected, because FlowKit has no bucket to release and fails. With a
+``start_date`` that is not at midnight and ``interval`` ``day``, FlowKit counts each day window
+on its own and can release two rows for one date; flowcore counts each calendar day once.
 
 Release rule: a row is released only when more than the redaction threshold of *distinct*
 subscribers were seen at that location in that bucket, counting events of the same tables and
