@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flowcore.hookspecs import hookimpl
 from flowcore.kinds import QueryKind
 from flowcore_locations import (
+    active_at_reference_location_counts,
     coalesced_location,
     daily_location,
     location_visits,
@@ -31,6 +32,7 @@ KINDS: tuple[QueryKind, ...] = (
     majority_location.KIND,
     coalesced_location.KIND,
     spatial_aggregate.KIND,
+    active_at_reference_location_counts.KIND,
 )
 
 
