@@ -16,6 +16,8 @@ from flowcore_locations import (
     most_frequent_location,
     spatial_aggregate,
     unique_locations,
+    unmoving_at_reference_location_counts,
+    unmoving_counts,
     visited_most_days,
 )
 
@@ -33,6 +35,8 @@ KINDS: tuple[QueryKind, ...] = (
     coalesced_location.KIND,
     spatial_aggregate.KIND,
     active_at_reference_location_counts.KIND,
+    unmoving_counts.KIND,
+    unmoving_at_reference_location_counts.KIND,
 )
 
 
