@@ -40,6 +40,20 @@ KINDS: tuple[QueryKind, ...] = (
 )
 
 
+def _kinds_needing_network() -> tuple[QueryKind, ...]:
+    """Return the kinds that nest flowcore-network kinds, or none when it is not installed."""
+    try:
+        from flowcore_locations import unique_visitor_counts
+    except ModuleNotFoundError as error:
+        if error.name is None or not error.name.startswith("flowcore_network"):
+            raise
+        return ()
+    return (unique_visitor_counts.KIND,)
+
+
+KINDS += _kinds_needing_network()
+
+
 @hookimpl
 def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None:
     """Register the location query kinds."""

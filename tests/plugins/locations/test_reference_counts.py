@@ -136,3 +136,90 @@ def test_active_counts_rejects_location_set_reference(world: SpecRunner) -> None
     assert raised.value.messages[0].startswith(
         "$.reference_locations.query_kind: 'unique_locations' is not one of "
     )
+
+
+def visitor_counts(unit: str = "admin3", seen_unit: str | None = None) -> dict[str, Any]:
+    """Return the ``unique_visitor_counts`` spec used by these tests, over the same days."""
+    return {
+        "query_kind": "unique_visitor_counts",
+        "active_at_reference_location_counts": active_counts(unit),
+        "unique_subscriber_counts": {
+            "query_kind": "unique_subscriber_counts",
+            "start_date": "2016-01-02",
+            "end_date": "2016-01-04",
+            "aggregation_unit": seen_unit or unit,
+        },
+    }
+
+
+def test_visitor_counts_hand_checked(world: SpecRunner, world_dsn: str) -> None:
+    add_calls(
+        world_dsn,
+        [
+            # alice: reference R1; seen at R1 and R2 later, so a visitor at R2 only.
+            ("alice", "2016-01-01 10:00:00", "C1"),
+            ("alice", "2016-01-02 10:00:00", "C1B"),
+            ("alice", "2016-01-03 10:00:00", "C2"),
+            # bob: reference R1; seen at R2 later, a visitor there.
+            ("bob", "2016-01-01 10:00:00", "C1"),
+            ("bob", "2016-01-02 11:00:00", "C2"),
+            # carol: reference R2; seen at R2 later, so not a visitor.
+            ("carol", "2016-01-01 09:00:00", "C2"),
+            ("carol", "2016-01-03 09:00:00", "C2"),
+            # dave: reference R3; no subscriber is seen at R3 later, so R3 has no unique count.
+            ("dave", "2016-01-01 12:00:00", "C3"),
+        ],
+    )
+    spec = visitor_counts()
+
+    assert world.columns(spec) == ["pcod", "value"]
+    assert by_location(world.rows(spec)) == {"R1": 0, "R2": 2, "R3": None}
+    assert world.rows(spec, redact=True) == []
+
+
+def test_visitor_counts_redacts_inputs(world: SpecRunner, world_dsn: str) -> None:
+    add_calls(
+        world_dsn,
+        [
+            # R1: 16 at home and 16 visitors from R2, so 32 seen and 16 active.
+            *crowd("home1-", 16, [("2016-01-01 10:00:00", "C1"), ("2016-01-02 10:00:00", "C1")]),
+            *crowd("visit1-", 16, [("2016-01-01 10:00:00", "C2"), ("2016-01-02 10:00:00", "C1")]),
+            # R3: 15 at home and 17 visitors: the active count 15 is redacted, so R3 is too.
+            *crowd("home3-", 15, [("2016-01-01 10:00:00", "C3"), ("2016-01-02 10:00:00", "C3")]),
+            *crowd("visit3-", 17, [("2016-01-01 10:00:00", "C2"), ("2016-01-03 10:00:00", "C3")]),
+        ],
+    )
+    spec = visitor_counts()
+
+    assert by_location(world.rows(spec)) == {"R1": 16, "R2": None, "R3": 17}
+    assert by_location(world.rows(spec, redact=True)) == {"R1": 16}
+
+
+def test_visitor_counts_unit_mismatch(world: SpecRunner) -> None:
+    spec = visitor_counts("admin3", "admin2")
+
+    with pytest.raises(InvalidSpecError) as raised:
+        world.session.spec(spec)
+
+    assert raised.value.messages == [
+        "$: 'active_at_reference_location_counts' and 'unique_subscriber_counts' parameters "
+        "must have the same aggregation unit (found admin3, admin2)"
+    ]
+
+
+def test_visitor_counts_rejects_other_aggregate(world: SpecRunner) -> None:
+    spec = {
+        **visitor_counts(),
+        "unique_subscriber_counts": {
+            "query_kind": "spatial_aggregate",
+            "locations": daily("2016-01-02"),
+        },
+    }
+
+    with pytest.raises(InvalidSpecError) as raised:
+        world.session.spec(spec)
+
+    assert raised.value.messages == [
+        "$.unique_subscriber_counts.query_kind: 'spatial_aggregate' is not one of "
+        "unique_subscriber_counts"
+    ]
