@@ -8,10 +8,15 @@ from flowcore.hookspecs import hookimpl
 from flowcore.kinds import QueryKind
 from flowcore_network import (
     aggregate_network_objects,
+    event_count,
     location_event_counts,
     location_introversion,
+    nocturnal_events,
+    radius_of_gyration,
+    subscriber_degree,
     total_network_objects,
     trips,
+    unique_location_counts,
     unique_subscriber_counts,
 )
 
@@ -29,3 +34,8 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(location_introversion.KIND)
     register(trips.CONSECUTIVE_KIND)
     register(trips.TRIPS_KIND)
+    register(radius_of_gyration.KIND)
+    register(event_count.KIND)
+    register(subscriber_degree.KIND)
+    register(nocturnal_events.KIND)
+    register(unique_location_counts.KIND)

@@ -1,0 +1,57 @@
+"""``event_count``: the number of event rows of each subscriber in ``[start_date, end_date)``.
+
+Every row counts, located or not: a call between two subscribers of the network is one row for
+each of them. ``direction`` keeps outgoing (``out``) or incoming (``in``) rows only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+from sqlalchemy import Select, func
+
+from flowcore.kinds import QueryKind
+from flowcore.model.base import SubscriberMetric
+from flowcore.model.fields import Direction, EventFilters
+from flowcore.sql.context import BuildContext
+from flowcore_network.metric_fields import METRIC_INDEX, MetricFields, per_subscriber
+
+__all__ = ["EventCount", "build_event_count", "KIND"]
+
+
+@attrs.frozen(kw_only=True)
+class EventCount(SubscriberMetric, MetricFields, EventFilters):
+    """Each subscriber's number of events."""
+
+    query_kind: ClassVar[str] = "event_count"
+    description: ClassVar[str] = "Each subscriber's number of events."
+
+    direction: Direction = "both"
+
+
+def build_event_count(spec: EventCount, context: BuildContext) -> Select[Any]:
+    """Select ``subscriber`` and ``value``, the number of event rows."""
+    events = context.events(
+        start=spec.start_date,
+        end=spec.end_date,
+        event_types=spec.event_types,
+        hours=spec.hours,
+        direction=spec.direction,
+        subscriber_subset=spec.subscriber_subset,
+    ).subquery("counted_events")
+    return per_subscriber(events, func.count())
+
+
+KIND = QueryKind(
+    spec=EventCount,
+    build=build_event_count,
+    version="1",
+    index_columns=METRIC_INDEX,
+    example={
+        "query_kind": "event_count",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+        "direction": "both",
+    },
+)
