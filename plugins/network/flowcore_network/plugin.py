@@ -9,6 +9,7 @@ from flowcore.kinds import QueryKind
 from flowcore_network import (
     aggregate_network_objects,
     event_count,
+    joined_spatial_aggregate,
     location_event_counts,
     location_introversion,
     nocturnal_events,
@@ -39,3 +40,4 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(subscriber_degree.KIND)
     register(nocturnal_events.KIND)
     register(unique_location_counts.KIND)
+    register(joined_spatial_aggregate.KIND)
