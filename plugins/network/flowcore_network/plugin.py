@@ -9,6 +9,7 @@ from flowcore.kinds import QueryKind
 from flowcore_network import (
     aggregate_network_objects,
     event_count,
+    histogram_aggregate,
     joined_spatial_aggregate,
     location_event_counts,
     location_introversion,
@@ -41,3 +42,4 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(nocturnal_events.KIND)
     register(unique_location_counts.KIND)
     register(joined_spatial_aggregate.KIND)
+    register(histogram_aggregate.KIND)
