@@ -9,6 +9,7 @@ from flowcore.kinds import QueryKind
 from flowcore_network import (
     aggregate_network_objects,
     event_count,
+    handset,
     histogram_aggregate,
     joined_spatial_aggregate,
     location_event_counts,
@@ -16,6 +17,7 @@ from flowcore_network import (
     nocturnal_events,
     radius_of_gyration,
     subscriber_degree,
+    topup_amount,
     total_network_objects,
     trips,
     unique_location_counts,
@@ -43,3 +45,5 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(unique_location_counts.KIND)
     register(joined_spatial_aggregate.KIND)
     register(histogram_aggregate.KIND)
+    register(topup_amount.KIND)
+    register(handset.KIND)

@@ -1,0 +1,151 @@
+"""topup_amount and handset on hand-made events, and handsets summarised per location."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from flowcore.errors import InvalidSpecError
+from flowcore.model.converter import SpecConverter
+from flowcore.testing import insert_cells, insert_events, insert_region, square
+
+
+@pytest.fixture
+def topups_dsn(fresh_dsn: str) -> str:
+    """Top-ups of 10, 20 and 60 by t0 and one of 5 by t1 on 2016-01-01."""
+    rows = [("t0", "08:00", 10), ("t0", "09:00", 20), ("t0", "10:00", 60), ("t1", "08:00", 5)]
+    insert_events(
+        fresh_dsn,
+        "topups",
+        [
+            {"msisdn": who, "datetime": f"2016-01-01 {time}:00", "recharge_amount": amount}
+            for who, time, amount in rows
+        ],
+    )
+    return fresh_dsn
+
+
+def metric_spec(kind: str, **fields: Any) -> dict[str, Any]:
+    """Return a ``kind`` spec over 2016-01-01 with extra ``fields``."""
+    return {"query_kind": kind, "start_date": "2016-01-01", "end_date": "2016-01-02", **fields}
+
+
+def values_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return ``{subscriber: value}`` of metric rows."""
+    return {row["subscriber"]: row["value"] for row in rows}
+
+
+@pytest.mark.parametrize(
+    ("statistic", "expected"),
+    [("sum", {"t0": 90, "t1": 5}), ("avg", {"t0": 30, "t1": 5}), ("median", {"t0": 20, "t1": 5})],
+)
+def test_topup_amount_statistic(
+    run_on: Any, topups_dsn: str, statistic: str, expected: dict[str, float]
+) -> None:
+    values = values_of(run_on(topups_dsn)(metric_spec("topup_amount", statistic=statistic)))
+    assert {who: float(value) for who, value in values.items()} == expected
+
+
+def test_topup_amount_rejects_event_types(converter: SpecConverter) -> None:
+    spec = metric_spec("topup_amount", statistic="avg", event_types=["calls"])
+    with pytest.raises(InvalidSpecError) as raised:
+        converter.structure(spec)
+    assert "$.event_types: unknown field" in raised.value.messages
+
+
+# Handsets: subscriber -> list of (time, tac); TAC 1 is brand "Alpha", 2 "Beta", 3 "Gamma".
+HANDSET_EVENTS = {
+    "h0": [("08:00", 1), ("09:00", 1), ("10:00", 2)],
+    "h1": [("08:00", 3), ("09:00", None)],
+    "h2": [("08:00", 9)],
+}
+
+
+@pytest.fixture
+def handsets_dsn(fresh_dsn: str) -> str:
+    """Calls of h0 (TACs 1, 1, 2), h1 (TAC 3 then none) and h2 (unknown TAC 9) in region A."""
+    insert_region(fresh_dsn, 3, "A", square(80, 27, 1))
+    insert_cells(fresh_dsn, [{"id": "c1", "lon": 80.5, "lat": 27.5}])
+    with psycopg.connect(fresh_dsn) as connection:
+        for tac, brand in ((1, "Alpha"), (2, "Beta"), (3, "Gamma")):
+            connection.execute(
+                "INSERT INTO infrastructure.tacs (id, brand, model) VALUES (%s, %s, %s)",
+                (tac, brand, f"{brand} 1"),
+            )
+    insert_events(
+        fresh_dsn,
+        "calls",
+        [
+            {
+                "msisdn": who,
+                "datetime": f"2016-01-01 {time}:00",
+                "location_id": "c1",
+                "tac": tac,
+                "outgoing": True,
+            }
+            for who, events in HANDSET_EVENTS.items()
+            for time, tac in events
+        ],
+    )
+    return fresh_dsn
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [("last", {"h0": "Beta", "h1": "Gamma"}), ("most-common", {"h0": "Alpha", "h1": "Gamma"})],
+)
+def test_handset_brand_by_method(
+    run_on: Any, handsets_dsn: str, method: str, expected: dict[str, str]
+) -> None:
+    spec = metric_spec("handset", characteristic="brand", method=method)
+    assert values_of(run_on(handsets_dsn)(spec)) == expected
+
+
+def joined_handsets(method: str) -> dict[str, Any]:
+    """Return the most common brand per admin3 region of the last location on 2016-01-01."""
+    return {
+        "query_kind": "joined_spatial_aggregate",
+        "locations": {
+            "query_kind": "daily_location",
+            "date": "2016-01-01",
+            "method": "last",
+            "aggregation_unit": "admin3",
+        },
+        "metric": metric_spec("handset", characteristic="brand", method="most-common"),
+        "method": method,
+    }
+
+
+def test_joined_distr_shares(run_on: Any, handsets_dsn: str) -> None:
+    rows = run_on(handsets_dsn)(joined_handsets("distr"))
+    assert list(rows[0]) == ["pcod", "metric", "key", "value"]
+    shares = {(row["pcod"], row["metric"], row["key"]): row["value"] for row in rows}
+    assert shares == {("A", "value", "Alpha"): 0.5, ("A", "value", "Gamma"): 0.5}
+
+
+def test_joined_mode_of_brand(run_on: Any, handsets_dsn: str) -> None:
+    rows = run_on(handsets_dsn)(joined_handsets("mode"))
+    assert rows == [{"pcod": "A", "value": "Alpha"}]
+
+
+def test_joined_handset_rejects_avg(converter: SpecConverter) -> None:
+    with pytest.raises(InvalidSpecError) as raised:
+        converter.structure(joined_handsets("avg"))
+    assert raised.value.messages == [
+        "$: method 'avg' does not apply to the categorical metric handset; use one of distr, mode"
+    ]
+
+
+def test_histogram_rejects_handset(converter: SpecConverter) -> None:
+    spec = {
+        "query_kind": "histogram_aggregate",
+        "metric": metric_spec("handset", characteristic="brand", method="last"),
+        "bins": {"n_bins": 2},
+    }
+    with pytest.raises(InvalidSpecError) as raised:
+        converter.structure(spec)
+    assert raised.value.messages == [
+        "$: metric handset is categorical; a histogram needs a numeric metric"
+    ]
