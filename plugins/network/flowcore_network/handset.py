@@ -62,10 +62,9 @@ def build_handset(spec: Handset, context: BuildContext) -> Select[Any]:
         .group_by(events.c.subscriber, events.c.tac)
         .subquery("subscriber_tacs")
     )
-    if spec.method == "last":
-        order = (seen.c.latest.desc(), seen.c.tac)
-    else:
-        order = (seen.c.event_count.desc(), seen.c.latest.desc(), seen.c.tac)
+    order: list[Any] = [seen.c.latest.desc(), seen.c.tac]
+    if spec.method == "most-common":
+        order.insert(0, seen.c.event_count.desc())
     chosen = (
         select(seen.c.subscriber, seen.c.tac)
         .ext(distinct_on(seen.c.subscriber))
