@@ -35,13 +35,18 @@ class QuerySpec:
     query_kind: ClassVar[str] = ""
     #: Human summary used in the OpenAPI document and ``flowcore plugins``.
     description: ClassVar[str] = ""
+    #: True for kinds whose output has no location columns whatever their inputs are (for
+    #: example histograms); their permission scopes name the ``nonspatial`` unit.
+    nonspatial: ClassVar[bool] = False
 
     def spatial_unit(self) -> str | None:
         """Return the aggregation unit of this query's output, or None when it has none.
 
         The default takes the query's own ``aggregation_unit`` field, else the unit of its
-        first nested query.
+        first nested query. Kinds marked ``nonspatial`` have none.
         """
+        if self.nonspatial:
+            return None
         own = getattr(self, "aggregation_unit", None)
         if isinstance(own, str):
             return own

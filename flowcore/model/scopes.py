@@ -68,7 +68,8 @@ def grantable_scopes(registry: Registry) -> list[str]:
     units = registry.public_units()
     for top in registry.top_level_kinds():
         kinds = reachable_kinds(registry, top.name)
-        top_units = units if _has_spatial_unit(registry, kinds) else [NONSPATIAL]
+        spatial = not top.spec.nonspatial and _has_spatial_unit(registry, kinds)
+        top_units = units if spatial else [NONSPATIAL]
         for unit in top_units:
             scopes.update(f"{unit}:{top.name}:{kind}" for kind in kinds)
     for unit in units:

@@ -56,3 +56,14 @@ def test_grantable_scopes_cover_required(converter: SpecConverter, registry: Reg
     grantable = set(grantable_scopes(registry))
     assert required_scopes(spec) <= grantable
     assert {"run", "get_result", "get_available_dates", "admin3:geography:geography"} <= grantable
+
+
+def test_grantable_scopes_match_nonspatial_kinds(registry: Registry) -> None:
+    """Kinds marked nonspatial are granted at the nonspatial unit only."""
+    grantable = set(grantable_scopes(registry))
+    for kind in registry.top_level_kinds():
+        granted_units = {s.split(":")[0] for s in grantable if s.split(":")[1] == kind.name}
+        if kind.spec.nonspatial:
+            assert granted_units == {"nonspatial"}, kind.name
+        else:
+            assert granted_units, kind.name

@@ -146,6 +146,7 @@ class HistogramAggregate(Aggregate):
     """Subscriber counts per bin of a numeric per-subscriber metric."""
 
     query_kind: ClassVar[str] = "histogram_aggregate"
+    nonspatial: ClassVar[bool] = True
     description: ClassVar[str] = "Subscriber counts per bin of a per-subscriber metric."
 
     metric: SubscriberMetric
@@ -164,7 +165,8 @@ class HistogramAggregate(Aggregate):
     def spatial_unit(self) -> str | None:
         """Return None: a histogram has no location columns, whatever unit its metric uses.
 
-        Scopes then name the ``nonspatial`` unit.
+        Scopes then name the ``nonspatial`` unit, as ``nonspatial`` (set on the class) tells
+        the list of grantable scopes.
         """
         return None
 
