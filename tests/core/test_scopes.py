@@ -60,9 +60,9 @@ def test_grantable_scopes_cover_required(converter: SpecConverter, registry: Reg
 
 def test_grantable_scopes_match_nonspatial_kinds(registry: Registry) -> None:
     """Kinds marked nonspatial are granted at the nonspatial unit only."""
-    grantable = set(grantable_scopes(registry))
+    triplets = [scope.split(":") for scope in grantable_scopes(registry) if ":" in scope]
     for kind in registry.top_level_kinds():
-        granted_units = {s.split(":")[0] for s in grantable if s.split(":")[1] == kind.name}
+        granted_units = {unit for unit, top, _ in triplets if top == kind.name}
         if kind.spec.nonspatial:
             assert granted_units == {"nonspatial"}, kind.name
         else:
