@@ -15,6 +15,7 @@ from flowcore_network import (
     location_event_counts,
     location_introversion,
     nocturnal_events,
+    pareto_interactions,
     radius_of_gyration,
     subscriber_degree,
     topup_amount,
@@ -47,3 +48,4 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(histogram_aggregate.KIND)
     register(topup_amount.KIND)
     register(handset.KIND)
+    register(pareto_interactions.KIND)
