@@ -64,19 +64,19 @@ def build_pareto_interactions(spec: ParetoInteractions, context: BuildContext) -
         .group_by(events.c.subscriber, events.c.msisdn_counterpart)
         .subquery("contact_balance")
     )
-    ranking = {
-        "partition_by": balance.c.subscriber,
-        "order_by": (balance.c.events.desc(), balance.c.counterpart.desc()),
-    }
+    by_subscriber = balance.c.subscriber
+    top_first = (balance.c.events.desc(), balance.c.counterpart.desc())
     proportion = literal(Decimal(repr(spec.proportion)), Numeric)
     ranked = select(
         balance.c.subscriber,
-        func.row_number().over(**ranking).label("rank"),
-        func.sum(balance.c.events).over(**ranking).label("cumulative_events"),
-        func.ceil(
-            func.sum(balance.c.events).over(partition_by=balance.c.subscriber) * proportion
-        ).label("target"),
-        func.count().over(partition_by=balance.c.subscriber).label("contacts"),
+        func.row_number().over(partition_by=by_subscriber, order_by=top_first).label("rank"),
+        func.sum(balance.c.events)
+        .over(partition_by=by_subscriber, order_by=top_first)
+        .label("cumulative_events"),
+        func.ceil(func.sum(balance.c.events).over(partition_by=by_subscriber) * proportion).label(
+            "target"
+        ),
+        func.count().over(partition_by=by_subscriber).label("contacts"),
     ).subquery("ranked_contacts")
     share = cast(func.min(ranked.c.rank), Float) / cast(ranked.c.contacts, Float)
     return (
