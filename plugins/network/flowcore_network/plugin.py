@@ -8,6 +8,7 @@ from flowcore.hookspecs import hookimpl
 from flowcore.kinds import QueryKind
 from flowcore_network import (
     aggregate_network_objects,
+    displacement,
     event_count,
     handset,
     histogram_aggregate,
@@ -49,3 +50,4 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(topup_amount.KIND)
     register(handset.KIND)
     register(pareto_interactions.KIND)
+    register(displacement.KIND)
