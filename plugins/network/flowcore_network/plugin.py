@@ -20,6 +20,7 @@ from flowcore_network import (
     radius_of_gyration,
     subscriber_degree,
     topup_amount,
+    total_active_periods,
     total_network_objects,
     trips,
     unique_location_counts,
@@ -51,3 +52,4 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(handset.KIND)
     register(pareto_interactions.KIND)
     register(displacement.KIND)
+    register(total_active_periods.KIND)
