@@ -20,6 +20,7 @@ from flowcore_network import (
     radius_of_gyration,
     subscriber_degree,
     topup_amount,
+    topup_balance,
     total_active_periods,
     total_network_objects,
     trips,
@@ -53,3 +54,4 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(pareto_interactions.KIND)
     register(displacement.KIND)
     register(total_active_periods.KIND)
+    register(topup_balance.KIND)

@@ -1,4 +1,4 @@
-"""topup_amount and handset on hand-made events, and handsets summarised per location."""
+"""topup_amount, topup_balance and handset on hand-made events, and handsets per location."""
 
 from __future__ import annotations
 
@@ -149,3 +149,53 @@ def test_histogram_rejects_handset(converter: SpecConverter) -> None:
     assert raised.value.messages == [
         "$: metric handset is categorical; a histogram needs a numeric metric"
     ]
+
+
+@pytest.fixture
+def balances_dsn(fresh_dsn: str) -> str:
+    """u0 tops up at 06:00 (10 -> 60) and 18:00 (20 -> 70); u1 at 12:00 (5 -> 25)."""
+    rows = [("u0", "06:00", 10, 60), ("u0", "18:00", 20, 70), ("u1", "12:00", 5, 25)]
+    insert_events(
+        fresh_dsn,
+        "topups",
+        [
+            {
+                "id": f"{who}-{time}",
+                "msisdn": who,
+                "datetime": f"2016-01-01 {time}:00",
+                "pre_event_balance": pre,
+                "post_event_balance": post,
+            }
+            for who, time, pre, post in rows
+        ],
+    )
+    return fresh_dsn
+
+
+# u0 holds 10 for 6 h, (60 + 20) / 2 = 40 for 12 h and 70 for 6 h of the 24 h range;
+# u1 holds 5 for 12 h and 25 for 12 h. Weights are in seconds.
+U0_WEIGHTS = {10: 21_600, 40: 43_200, 70: 21_600}
+U0_SUM = sum(balance * seconds for balance, seconds in U0_WEIGHTS.items())
+U0_VARIANCE = (
+    sum(balance**2 * seconds for balance, seconds in U0_WEIGHTS.items()) - U0_SUM**2 / 86_400
+) / (86_400 - 1)
+
+
+@pytest.mark.parametrize(
+    ("statistic", "expected"),
+    [
+        ("count", {"u0": 2, "u1": 1}),
+        ("max", {"u0": 70, "u1": 25}),
+        ("min", {"u0": 10, "u1": 5}),
+        ("sum", {"u0": U0_SUM, "u1": 5 * 43_200 + 25 * 43_200}),
+        ("avg", {"u0": 40, "u1": 15}),
+        ("variance", {"u0": U0_VARIANCE, "u1": 200 * 43_200 / (86_400 - 1)}),
+        ("median", {"u0": 40, "u1": 5}),
+        ("mode", {"u0": 40, "u1": 5}),
+    ],
+)
+def test_topup_balance_statistic(
+    run_on: Any, balances_dsn: str, statistic: str, expected: dict[str, float]
+) -> None:
+    values = values_of(run_on(balances_dsn)(metric_spec("topup_balance", statistic=statistic)))
+    assert {who: float(value) for who, value in values.items()} == pytest.approx(expected)
