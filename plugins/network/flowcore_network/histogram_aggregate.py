@@ -12,13 +12,13 @@ Bins follow numpy's ``histogram``:
   would count it in the last bin). ``range`` does not apply to a list of edges.
 
 Columns ``value`` (the number of subscribers, 0 for an empty bin), ``lower_edge`` and
-``upper_edge``.
+``upper_edge``. Release rule: when any bin holds fewer subscribers than the redaction
+threshold, the release is a single row of nulls.
 
 NOTE: FlowKit 1.34 differs in three corner cases. It computes equal-width edges in decimal
 arithmetic, so the last upper edge can differ from the maximum in the last digits. It reports
 an empty bin with a count of 1, because it counts the row of an outer join. When every value is
-equal, it returns one bin holding every value, not numpy's widened range. Release rule: when any bin holds fewer subscribers than the redaction threshold,
-the release is a single row of nulls.
+equal, it returns one bin holding every value, not numpy's widened range.
 """
 
 from __future__ import annotations

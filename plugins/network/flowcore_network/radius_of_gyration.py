@@ -60,15 +60,14 @@ def build_radius_of_gyration(spec: RadiusOfGyration, context: BuildContext) -> S
         .group_by(events.c.subscriber)
         .subquery("centres")
     )
-    distance_km = (
-        func.ST_Distance(
-            geography_point(events.c.lon, events.c.lat),
-            geography_point(centres.c.centre_lon, centres.c.centre_lat),
-        )
-        / METRES_PER_KM
+    distance = func.ST_Distance(
+        geography_point(events.c.lon, events.c.lat),
+        geography_point(centres.c.centre_lon, centres.c.centre_lat),
     )
+    # Metres are squared and averaged before converting to km, in FlowKit's order of operations.
+    radius_km = func.sqrt(func.avg(distance * distance)) / METRES_PER_KM
     return (
-        select(events.c.subscriber, func.sqrt(func.avg(distance_km * distance_km)).label("value"))
+        select(events.c.subscriber, radius_km.label("value"))
         .join_from(events, centres, events.c.subscriber == centres.c.subscriber)
         .group_by(events.c.subscriber)
     )
