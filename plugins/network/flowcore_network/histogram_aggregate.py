@@ -151,6 +151,7 @@ class HistogramAggregate(Aggregate):
     """Subscriber counts per bin of a numeric per-subscriber metric."""
 
     query_kind: ClassVar[str] = "histogram_aggregate"
+    #: No location columns, whatever unit the metric uses: scopes name ``nonspatial``.
     nonspatial: ClassVar[bool] = True
     description: ClassVar[str] = "Subscriber counts per bin of a per-subscriber metric."
 
@@ -166,14 +167,6 @@ class HistogramAggregate(Aggregate):
                 f"metric {self.metric.query_kind} is categorical; a histogram needs a numeric "
                 "metric"
             )
-
-    def spatial_unit(self) -> str | None:
-        """Return None: a histogram has no location columns, whatever unit its metric uses.
-
-        Scopes then name the ``nonspatial`` unit, as ``nonspatial`` (set on the class) tells
-        the list of grantable scopes.
-        """
-        return None
 
 
 def _equal_width_edges(spec: HistogramAggregate, metric: FromClause, n_bins: int) -> Any:

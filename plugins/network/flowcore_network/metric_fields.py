@@ -1,7 +1,7 @@
 """Fields and interfaces shared by the per-subscriber metrics (``subscriber``, ``value`` rows).
 
 A metric is computed over ``[start_date, end_date)`` for every subscriber with at least one
-event in the range; ``sampling`` (applied by the planner) keeps a repeatable subset of them.
+event in the range. ``sampling``, applied by the planner, keeps a repeatable subset of them.
 """
 
 from __future__ import annotations

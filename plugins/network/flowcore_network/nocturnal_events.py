@@ -2,7 +2,7 @@
 
 An event is nocturnal when its UTC hour h satisfies ``h >= start_hour OR h < end_hour``, as
 FlowKit 1.34 tests it. For the usual window that wraps midnight (say 20 to 4) that is the
-night; for a window with ``start_hour < end_hour`` the test keeps both ends of the day, not the
+night. For a window with ``start_hour < end_hour`` the test keeps both ends of the day, not the
 hours between.
 """
 

@@ -11,7 +11,8 @@ balance, held until ``end_date``. Statistics over these (balance, seconds) pairs
   square root.
 * ``count``: the number of top-ups; ``max`` and ``min``: over every pre- and post-event balance.
 * ``median``: the smallest balance at which the weight of balances up to it reaches half the
-  total; ``mode``: the balance held longest in total (ties: the smallest).
+  total.
+* ``mode``: the balance held longest in total (ties: the smallest).
 
 NOTE: FlowKit 1.34 computes the weights from every top-up in ``events.topups``, ignoring the
 date range and ``hours``, and orders its weighted median by weight rather than by balance. Here

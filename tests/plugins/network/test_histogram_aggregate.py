@@ -109,7 +109,7 @@ def test_censored_when_a_bin_is_small(run_on: Any, counts_dsn: str) -> None:
 
 
 def test_released_in_edge_order(run_on: Any, counts_dsn: str) -> None:
-    # Each of the 4 bins holds 5 subscribers, which is not below a threshold of 5.
+    # Each of the 4 bins contains 5 subscribers, which is not below a threshold of 5.
     rows = run_on(counts_dsn)(histogram_spec({"n_bins": 4}), redact=5)
     assert [row["lower_edge"] for row in rows] == [1.0, 5.75, 10.5, 15.25]
     assert [row["value"] for row in rows] == [5, 5, 5, 5]

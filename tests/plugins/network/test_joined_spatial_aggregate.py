@@ -108,7 +108,7 @@ def test_redaction_drops_small_locations(run_on: Any, counts_dsn: str) -> None:
 
 
 def test_redaction_counts_location_subscribers(run_on: Any, counts_dsn: str) -> None:
-    # Only a0 and a1 have events on 2016-01-02, but A holds 20 subscribers of the locations.
+    # Only a0 and a1 have events on 2016-01-02, but the locations put 20 subscribers in A.
     rows = run_on(counts_dsn)(joined_spec("count", metric_day="2016-01-02"), redact=15)
     assert rows == [{"pcod": "A", "value": 2}]
     assert run_on(counts_dsn)(joined_spec("count"), redact=20) == []

@@ -172,8 +172,8 @@ def balances_dsn(fresh_dsn: str) -> str:
     return fresh_dsn
 
 
-# u0 holds 10 for 6 h, (60 + 20) / 2 = 40 for 12 h and 70 for 6 h of the 24 h range;
-# u1 holds 5 for 12 h and 25 for 12 h. Weights are in seconds.
+# u0 has 10 for 6 h, (60 + 20) / 2 = 40 for 12 h and 70 for 6 h of the 24 h range;
+# u1 has 5 for 12 h and 25 for 12 h. Weights are in seconds.
 U0_WEIGHTS = {10: 21_600, 40: 43_200, 70: 21_600}
 U0_SUM = sum(balance * seconds for balance, seconds in U0_WEIGHTS.items())
 U0_VARIANCE = (
