@@ -60,6 +60,11 @@ __all__ = [
 ]
 
 
+#: Largest ``n_bins`` accepted. FlowKit 1.34 sets no limit, but every bin is a stored row, so a
+#: huge count would only load the database.
+MAX_BINS = 10_000
+
+
 @attrs.frozen(kw_only=True)
 class Bins:
     """Either a number of equal-width bins or a list of bin edges."""
@@ -74,6 +79,8 @@ class Bins:
             raise ValueError("One of n_bins or bin_list must be provided.")
         if self.n_bins is not None and self.n_bins < 1:
             raise ValueError(f"n_bins must be at least 1, got {self.n_bins}")
+        if self.n_bins is not None and self.n_bins > MAX_BINS:
+            raise ValueError(f"n_bins must be at most {MAX_BINS}, got {self.n_bins}")
         if self.bin_list is not None:
             edges = self.bin_list
             if len(edges) < 2:

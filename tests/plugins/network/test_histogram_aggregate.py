@@ -124,6 +124,7 @@ def test_released_in_edge_order(run_on: Any, counts_dsn: str) -> None:
         ),
         ({}, "$.bins: One of n_bins or bin_list must be provided."),
         ({"n_bins": 0}, "$.bins: n_bins must be at least 1, got 0"),
+        ({"n_bins": 10_001}, "$.bins: n_bins must be at most 10000, got 10001"),
         ({"bin_list": [1]}, "$.bins: bin_list needs at least two edges, got [1.0]"),
         (
             {"bin_list": [0, 2, 1]},
