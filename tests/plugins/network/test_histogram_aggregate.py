@@ -167,3 +167,17 @@ def test_scope_unit_is_nonspatial(converter: SpecConverter) -> None:
         "nonspatial:histogram_aggregate:histogram_aggregate",
         "nonspatial:histogram_aggregate:unique_location_counts",
     }
+
+
+def test_radius_histogram_matches_numpy(run_on: Any, testdata_dsn: str) -> None:
+    run = run_on(testdata_dsn)
+    metric = {
+        "query_kind": "radius_of_gyration",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-04",
+    }
+    radii = [row["value"] for row in run(metric)]
+    rows = run({"query_kind": "histogram_aggregate", "metric": metric, "bins": {"n_bins": 8}})
+    counts, edges = numpy.histogram(radii, bins=8)
+    assert len(radii) > 100
+    assert sorted_bins(rows) == [(edges[i], edges[i + 1], counts[i]) for i in range(8)]
