@@ -189,3 +189,14 @@ def test_matches_inputs_on_testdata(run_on: Any, testdata_dsn: str) -> None:
         located[pcod] += 1
     released = by_pcod(run(spec, redact=15))
     assert set(released) == {pcod for pcod in expected if located[pcod] > 15}
+
+
+def test_lon_lat_locations(run_on: Any, counts_dsn: str) -> None:
+    spec = joined_spec("sum")
+    spec["locations"]["aggregation_unit"] = "lon-lat"
+    rows = run_on(counts_dsn)(spec)
+    assert list(rows[0]) == ["lon", "lat", "value"]
+    assert {(row["lon"], row["lat"]): row["value"] for row in rows} == {
+        (80.5, 27.5): 210,
+        (82.5, 27.5): 5,
+    }
