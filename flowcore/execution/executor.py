@@ -61,6 +61,8 @@ _MAX_DEPENDENCY_ROUNDS = 3
 # Backoff, in seconds, for a query that another process is executing or holding.
 _RETRY_FIRST_DELAY = 0.05
 _RETRY_MAX_DELAY = 1.0
+# Seconds during which a cancel is repeated until the cancelled query's worker stops.
+_CANCEL_RETRY_SECONDS = 10.0
 # Polling interval bounds, in seconds, while waiting for a state another process may change.
 _POLL_FIRST_DELAY = 0.02
 _POLL_MAX_DELAY = 0.5
@@ -192,10 +194,12 @@ class Executor:
             self._timers.clear()
         for timer in timers:
             timer.cancel()
+        # Drop queued work first, so a slot freed by a cancel below starts nothing new.
+        pool.shutdown(wait=False, cancel_futures=True)
         if cancel_running:
             for query_id in self._executing_here():
                 self.cancel(query_id)
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)
         self._pool = None
         with self._lock:
             left = list(self._inflight)
@@ -549,6 +553,11 @@ class Executor:
         backend_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         try:
             built = node.build()
+            # A cancel that arrived while this backend was idle did not interrupt anything, so
+            # look at the state once more before the expensive statement starts.
+            if read_state(connection, node.query_id) != QueryState.EXECUTING:
+                connection.rollback()
+                return self._current_state(node.query_id)
             stored = self.backend.store(connection, node, built)
             finished = apply_event(connection, node.query_id, Event.FINISH)
             if finished is None:
@@ -727,24 +736,36 @@ class Executor:
         return True
 
     def _interrupt(self, query_id: str, backend_pid: int) -> None:
-        """Cancel the SQL of ``backend_pid`` if that backend still holds the query's lock."""
+        """Cancel the SQL of ``backend_pid`` for as long as that backend holds the query's lock.
+
+        PostgreSQL ignores a cancel that reaches a backend between statements, so the cancel
+        is repeated until the worker lets the lock go, for at most ``_CANCEL_RETRY_SECONDS``.
+        """
         classid, objid = pg_locks_fields(query_lock_key(query_id))
-        with self.engine.connect() as connection:
-            interrupted = connection.execute(
-                text(
-                    "SELECT pg_cancel_backend(l.pid) FROM pg_locks AS l "
-                    "WHERE l.locktype = 'advisory' AND l.pid = :pid AND l.granted "
-                    "AND l.mode = 'ExclusiveLock' AND l.classid = CAST(:classid AS oid) "
-                    "AND l.objid = CAST(:objid AS oid) AND l.objsubid = 1"
-                ),
-                {"pid": backend_pid, "classid": classid, "objid": objid},
-            ).scalar()
-            connection.commit()
+        deadline = time.monotonic() + _CANCEL_RETRY_SECONDS
+        attempts = 0
+        while True:
+            with self.engine.connect() as connection:
+                holding = connection.execute(
+                    text(
+                        "SELECT pg_cancel_backend(l.pid) FROM pg_locks AS l "
+                        "WHERE l.locktype = 'advisory' AND l.pid = :pid AND l.granted "
+                        "AND l.mode = 'ExclusiveLock' AND l.classid = CAST(:classid AS oid) "
+                        "AND l.objid = CAST(:objid AS oid) AND l.objsubid = 1"
+                    ),
+                    {"pid": backend_pid, "classid": classid, "objid": objid},
+                ).scalar()
+                connection.commit()
+            if not holding or time.monotonic() >= deadline:
+                break
+            attempts += 1
+            time.sleep(_POLL_FIRST_DELAY * 5)
         log.info(
-            "query %s: cancel sent to backend %s (%s)",
+            "query %s: cancel sent to backend %s %d times (%s)",
             query_id,
             backend_pid,
-            "delivered" if interrupted else "query no longer running",
+            attempts + (1 if holding else 0),
+            "still running" if holding else "stopped",
         )
 
     def error(self, query_id: str) -> str | None:
