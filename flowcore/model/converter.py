@@ -26,6 +26,13 @@ from flowcore.registry import Registry
 __all__ = ["SpecConverter", "count_query_nodes"]
 
 
+#: Dates a spec may name: one day inside Python's range, so a day can be added or removed.
+EARLIEST_DATETIME = dt.datetime(1, 1, 2)
+LATEST_DATETIME = dt.datetime(9999, 12, 30, 23, 59, 59)
+#: JSON nesting a spec may have; deeper input is rejected before it is read.
+MAX_JSON_DEPTH = 64
+
+
 class _FieldError(ValueError):
     """A validation failure whose message is already fit for the user.
 
@@ -88,7 +95,15 @@ def _datetime(value: Any, _: type) -> dt.datetime:
     else:
         raise _FieldError(f"{_describe(value)} is not a valid date or datetime")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:
+            parsed = dt.datetime.min
+    if not EARLIEST_DATETIME <= parsed <= LATEST_DATETIME:
+        raise _FieldError(
+            f"{_describe(value if isinstance(value, str) else parsed.isoformat())} is outside "
+            f"the supported range {EARLIEST_DATETIME.date()} to {LATEST_DATETIME.date()}"
+        )
     return parsed
 
 
@@ -158,6 +173,20 @@ def count_query_nodes(data: Any, limit: int) -> int:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return count
+
+
+def json_depth(data: Any, limit: int) -> int:
+    """Return the nesting depth of raw JSON, stopping once past ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, Mapping):
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((value, depth + 1) for value in item)
+    return deepest
 
 
 class SpecConverter:
@@ -258,6 +287,10 @@ class SpecConverter:
                     "split it into smaller queries"
                 ],
                 data,
+            )
+        if json_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+            raise InvalidSpecError(
+                [f"$: the spec is nested more than {MAX_JSON_DEPTH} levels deep"], data
             )
         if "query_kind" not in data:
             raise InvalidSpecError(["$.query_kind: missing required field"], data)

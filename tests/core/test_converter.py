@@ -155,3 +155,19 @@ def test_deeply_nested_json_rejected(converter: SpecConverter) -> None:
         cursor = cursor["hours"]
     with pytest.raises(InvalidSpecError):
         converter.structure(data)
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31", "9999-12-31T12:00:00", "0001-01-01T00:00:00+05:00"]
+)
+def test_dates_at_calendar_edges_rejected(converter: SpecConverter, value: str) -> None:
+    assert messages(converter, {**DAILY, "date": value}) == [
+        f"$.date: {value!r} is outside the supported range 0001-01-02 to 9999-12-30"
+    ]
+
+
+def test_deep_nesting_rejected_before_reading(converter: SpecConverter) -> None:
+    spec: dict[str, Any] = DAILY
+    for _ in range(40):
+        spec = {"query_kind": "modal_location", "locations": [spec]}
+    assert messages(converter, spec) == ["$: the spec is nested more than 64 levels deep"]
