@@ -167,7 +167,7 @@ def test_dates_at_calendar_edges_rejected(converter: SpecConverter, value: str) 
 
 
 def test_deep_nesting_rejected_before_reading(converter: SpecConverter) -> None:
-    spec: dict[str, Any] = DAILY
-    for _ in range(40):
-        spec = {"query_kind": "modal_location", "locations": [spec]}
+    spec: dict[str, Any] = {**DAILY, "hours": {"start_hour": 1, "end_hour": 2}}
+    for _ in range(70):
+        spec = {**DAILY, "hours": spec}
     assert messages(converter, spec) == ["$: the spec is nested more than 64 levels deep"]
