@@ -153,8 +153,7 @@ def test_deeply_nested_json_rejected(converter: SpecConverter) -> None:
     for _ in range(5000):
         cursor["hours"] = {}
         cursor = cursor["hours"]
-    with pytest.raises(InvalidSpecError):
-        converter.structure(data)
+    assert messages(converter, data) == ["$: the spec is nested more than 64 levels deep"]
 
 
 @pytest.mark.parametrize(
@@ -165,9 +164,3 @@ def test_dates_at_calendar_edges_rejected(converter: SpecConverter, value: str) 
         f"$.date: {value!r} is outside the supported range 0001-01-02 to 9999-12-30"
     ]
 
-
-def test_deep_nesting_rejected_before_reading(converter: SpecConverter) -> None:
-    spec: dict[str, Any] = {**DAILY, "hours": {"start_hour": 1, "end_hour": 2}}
-    for _ in range(70):
-        spec = {**DAILY, "hours": spec}
-    assert messages(converter, spec) == ["$: the spec is nested more than 64 levels deep"]
