@@ -172,8 +172,8 @@ def issue(
     if not roles:
         click.echo("Warning: the token grants no scopes; add --role or --all-scopes", err=True)
 
-    click.echo(
-        issue_token(
+    try:
+        token = issue_token(
             private_key,
             subject=subject,
             audience=audience,
@@ -181,7 +181,9 @@ def issue(
             lifetime=token_lifetime,
             compress=compress,
         )
-    )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(token)
 
 
 def _parse_lifetime_option(text: str) -> timedelta:

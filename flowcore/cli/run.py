@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from flowcore.errors import FlowcoreError, InvalidSpecError
+from flowdb.config import ConfigError
 
 __all__ = ["run"]
 
@@ -31,7 +33,12 @@ def _json_default(value: Any) -> Any:
     show_default=True,
     help="Output format of the result rows.",
 )
-@click.option("--redact/--no-redact", default=False, help="Drop rows at or below the threshold.")
+@click.option(
+    "--redact/--no-redact",
+    default=False,
+    show_default=True,
+    help="Drop rows at or below the redaction threshold, as the HTTP API does.",
+)
 @click.option("--dsn", default=None, help="FlowDB to use (default: the configured database).")
 @click.option("--sql", "show_sql", is_flag=True, help="Print the query's SQL instead of running.")
 def run(spec_file: str, output_format: str, redact: bool, dsn: str | None, show_sql: bool) -> None:
@@ -52,8 +59,11 @@ def run(spec_file: str, output_format: str, redact: bool, dsn: str | None, show_
             _print(result, output_format)
     except InvalidSpecError as error:
         raise click.ClickException("invalid spec:\n  " + "\n  ".join(error.messages)) from None
-    except FlowcoreError as error:
+    except (FlowcoreError, ConfigError) as error:
         raise click.ClickException(str(error)) from None
+    except OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise click.ClickException(f"cannot reach FlowDB: {reason}") from None
 
 
 def _print(result: Any, output_format: str) -> None:
