@@ -28,6 +28,7 @@ from flowdb.csv_staging import (
 from flowdb.etl import record_ingested
 from flowdb.load_report import LineError
 from flowdb.partitions import day_bounds
+from flowdb.quality import record_quality_checks
 from flowdb.schema import EventType, partition_name
 
 __all__ = ["DayFile", "DayLoadResult", "load_day_file", "parse_day_file_name"]
@@ -179,6 +180,7 @@ def _build_and_swap(
             )
         )
         record_ingested(conn, event_type.name, day_file.day)
+        record_quality_checks(conn, event_type.name, day_file.day)
     return rows
 
 

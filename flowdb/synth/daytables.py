@@ -23,6 +23,7 @@ from psycopg import sql
 
 from flowdb.etl import record_ingested
 from flowdb.partitions import day_bounds, list_day_partitions
+from flowdb.quality import record_quality_checks
 from flowdb.schema import event_type, partition_name
 
 __all__ = [
@@ -211,6 +212,7 @@ def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
             )
         for table in sorted(tables, key=lambda t: (t.event_type, t.day)):
             record_ingested(conn, table.event_type, table.day)
+            record_quality_checks(conn, table.event_type, table.day)
     for name in (*_INFRASTRUCTURE_TABLES, *sorted({t.event_type for t in tables})):
         schema = "infrastructure" if name in _INFRASTRUCTURE_TABLES else "events"
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, name)))
