@@ -12,13 +12,15 @@ BIN := $(VENV)/bin
 # Debian packages: PostgreSQL 15 with PostGIS 3, and Python 3.11 with venv.
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-contrib python3.11 python3.11-venv
 
-# Every distribution of the repository, installed only once its pyproject.toml exists, plus
-# the throwaway plugins that tests install.
+# Every distribution of the repository, installed only once its pyproject.toml exists. The
+# throwaway plugins under tests/plugins are installed for the test suite only, so the demo and
+# a development server do not offer their query kinds.
 DISTRIBUTIONS := . auth server plugins/locations plugins/flows plugins/meaningful plugins/network
 TEST_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard tests/plugins/*/pyproject.toml))
-EDITABLE := $(foreach dir,$(DISTRIBUTIONS) $(TEST_PLUGINS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)[test]'))
+EDITABLE := $(foreach dir,$(DISTRIBUTIONS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)[test]'))
+TEST_EDITABLE := $(foreach dir,$(TEST_PLUGINS),-e '$(dir)')
 
-.PHONY: help deps install test demo demo-stop lint clean bench
+.PHONY: help deps install install-test-plugins test demo demo-stop lint clean bench
 
 help:
 	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo)"
@@ -59,7 +61,10 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(EDITABLE)
 
-test: deps install
+install-test-plugins: install
+	$(BIN)/python -m pip install --quiet $(TEST_EDITABLE)
+
+test: deps install install-test-plugins
 	$(BIN)/pytest tests
 
 demo: deps install
