@@ -1,4 +1,4 @@
-"""Fixtures for the network query kinds: a runner that computes specs through a real session."""
+"""Fixtures shared by the query-kind tests: the registry and a runner that computes specs."""
 
 from __future__ import annotations
 
