@@ -25,15 +25,26 @@ def _timeout() -> float | None:
     return float(configured) if configured else None
 
 
-def _run_or_skip(session, query) -> list:
-    """Run a query and return its rows; cancel it and skip the test when it times out."""
-    timeout = _timeout()
+def _run_or_cancel(session, query) -> list | None:
+    """Run a query and return its rows, or cancel it and return None when it times out."""
     try:
-        return session.run(query.spec, timeout=timeout).rows()
+        return session.run(query.spec, timeout=_timeout()).rows()
     except TimeoutError:
         for planned in session.plan(query.spec).walk():
             session.executor.cancel(planned.query_id)
-        pytest.skip(f"{query.name} did not finish within FLOWCORE_BENCH_TIMEOUT={timeout} s")
+        return None
+
+
+def _skip_timed_out(query) -> None:
+    pytest.skip(f"{query.name} did not finish within FLOWCORE_BENCH_TIMEOUT={_timeout()} s")
+
+
+def _run_or_skip(session, query) -> list:
+    """Run a query and return its rows; cancel it and skip the test when it times out."""
+    rows = _run_or_cancel(session, query)
+    if rows is None:
+        _skip_timed_out(query)
+    return rows
 
 
 def test_cold(benchmark, request, bench_dataset, bench_query, bench_session, scan_floor) -> None:
@@ -42,11 +53,23 @@ def test_cold(benchmark, request, bench_dataset, bench_query, bench_session, sca
     def clear_cache() -> None:
         bench_session.cache.clear()
 
-    def run() -> list:
-        return _run_or_skip(bench_session, bench_query)
+    timed_out = False
+
+    def run() -> list | None:
+        # A skip inside the benchmark would leave it without data, which breaks its report,
+        # so a round that times out marks the benchmark and later rounds return at once.
+        nonlocal timed_out
+        if timed_out:
+            return None
+        rows = _run_or_cancel(bench_session, bench_query)
+        timed_out = rows is None
+        return rows
 
     rounds = _cold_rounds(request.config.getoption("--bench-size"))
     rows = benchmark.pedantic(run, setup=clear_cache, rounds=rounds, iterations=1)
+    if timed_out:
+        benchmark.extra_info["timed_out"] = True
+        _skip_timed_out(bench_query)
     assert rows, f"{bench_query.name} returned no rows on {bench_dataset.name}"
     record(benchmark, bench_dataset, bench_query.name, "cold", floor)
 
