@@ -94,10 +94,13 @@ def check_empty(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
 
 def _create(conn: psycopg.Connection, table: DayTable) -> None:
     parent = sql.Identifier("events", event_type(table.event_type).name)
+    # Autovacuum stays off until the table is attached: a vacuum of a finished day table
+    # would hold a lock that ATTACH PARTITION waits for.
     conn.execute(
-        sql.SQL("CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS)").format(
-            table=table.identifier, parent=parent
-        )
+        sql.SQL(
+            "CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS) "
+            "WITH (autovacuum_enabled = false)"
+        ).format(table=table.identifier, parent=parent)
     )
 
 
@@ -142,6 +145,9 @@ def _build_one(
             _create(conn, table)
             rows = fill(conn, table)
             _finish(conn, table)
+            # Checked here, where days build in parallel; the records stay hidden from
+            # etl.deduped_post_etl_queries until publish() marks the day ingested.
+            record_quality_checks(conn, table.event_type, table.day)
     logger.info("built events.%s: %d rows", table.name, rows)
     return rows
 
@@ -187,6 +193,10 @@ def drop_unpublished(dsn: str, tables: Iterable[DayTable]) -> None:
             if table.name in attached:
                 continue
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table.identifier))
+            conn.execute(
+                "DELETE FROM etl.post_etl_queries WHERE cdr_type = %s AND cdr_date = %s",
+                (table.event_type, table.day),
+            )
 
 
 def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
@@ -210,9 +220,11 @@ def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
                     end=sql.Literal(end),
                 )
             )
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(table.identifier)
+            )
         for table in sorted(tables, key=lambda t: (t.event_type, t.day)):
             record_ingested(conn, table.event_type, table.day)
-            record_quality_checks(conn, table.event_type, table.day)
     for name in (*_INFRASTRUCTURE_TABLES, *sorted({t.event_type for t in tables})):
         schema = "infrastructure" if name in _INFRASTRUCTURE_TABLES else "events"
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, name)))

@@ -62,7 +62,18 @@ def test_counts_match_parameters(fresh_dsn) -> None:
         available = conn.execute(
             "SELECT cdr_type, count(*) FROM etl.available_dates GROUP BY 1 ORDER BY 1"
         ).fetchall()
+        added_rows = conn.execute(
+            "SELECT cdr_type, cdr_date, outcome FROM etl.deduped_post_etl_queries "
+            "WHERE type_of_query_or_check = 'count_added_rows' AND cdr_date = %s "
+            "ORDER BY cdr_type",
+            (DAYS[0],),
+        ).fetchall()
     assert available == [("calls", 3), ("mds", 3), ("sms", 3)]
+    assert added_rows == [
+        ("calls", DAYS[0], "6000"),
+        ("mds", DAYS[0], "1000"),
+        ("sms", DAYS[0], "4000"),
+    ]
 
 
 @pytest.mark.parametrize("table", ["calls", "sms"])
@@ -249,9 +260,11 @@ def test_failed_day_leaves_nothing_behind(fresh_dsn, monkeypatch) -> None:
         ).fetchall()
         cells = _one(conn, "SELECT count(*) FROM infrastructure.cells")
         dates = _one(conn, "SELECT count(*) FROM etl.available_dates")
+        checks = _one(conn, "SELECT count(*) FROM etl.post_etl_queries")
     assert leftovers == []
     assert cells == (0,)
     assert dates == (0,)
+    assert checks == (0,)
 
 
 @pytest.mark.parametrize(
