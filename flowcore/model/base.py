@@ -1,7 +1,7 @@
 """Base class of query specs and the interfaces a query kind can produce.
 
 A query kind is one frozen attrs class deriving from ``QuerySpec``. Deriving from an interface
-class (``SubscriberLocations``, ``Aggregate``...) declares what the kind produces; a field typed
+class (``SubscriberLocations``, ``Aggregate``...) declares what the kind produces. A field typed
 with an interface accepts any installed kind that produces it, so a third-party location kind
 works inside ``spatial_aggregate`` and ``flows`` unchanged.
 """

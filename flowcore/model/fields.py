@@ -1,7 +1,7 @@
 """Field types shared by query kinds, with FlowKit's rules for dates, hours and event types.
 
 Mixins (``SpatialFields``, ``EventFilters``, ``DateRangeFields``) give a kind the usual flat
-JSON fields; the converter in ``flowcore.model.converter`` knows how to read each type.
+JSON fields; the converter in ``flowcore.model.converter`` reads each type.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class SpatialFields:
 
 @attrs.frozen(kw_only=True, slots=False)
 class EventFilters:
-    """Which events a query reads: event tables, a subscriber subset and an hour window.
+    """Event selection of a query: event tables, a subscriber subset and an hour window.
 
     ``event_types`` None means every table that has subscribers and counterparts
     (``calls`` and ``sms`` in a standard FlowDB); duplicates are removed.
