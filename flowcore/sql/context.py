@@ -234,8 +234,27 @@ class BuildContext:
         Reads ``event_types``, ``subscriber_subset``, ``hours`` and ``direction`` from the spec
         when it has them; pass ``hours=None`` to ignore the spec's hour window.
         """
+        events = self.spec_events(
+            spec, start=start, end=end, columns=columns, direction=direction, hours=hours
+        )
+        return self.locate(events, spec)
+
+    def spec_events(
+        self,
+        spec: Any,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        columns: Iterable[str] = (),
+        direction: str | None = None,
+        hours: Hours | None | bool = True,
+    ) -> Select[Any]:
+        """Return a spec's events in ``[start, end)``, filtered as ``located_events`` does.
+
+        For builders that aggregate events per cell before locating the (far fewer) rows.
+        """
         window = getattr(spec, "hours", None) if hours is True else hours
-        events = self.events(
+        return self.events(
             start=start,
             end=end,
             event_types=getattr(spec, "event_types", None),
@@ -244,7 +263,6 @@ class BuildContext:
             subscriber_subset=getattr(spec, "subscriber_subset", None),
             columns=columns,
         )
-        return self.locate(events, spec)
 
 
 def _ceil_date(moment: dt.datetime) -> dt.date:

@@ -22,6 +22,7 @@ from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import SubscriberLocations
 from flowcore.model.fields import EventFilters, Sampling, SpatialFields
 from flowcore.sql.context import BuildContext
+from flowcore_locations.per_cell import located_cell_counts
 
 __all__ = ["DailyLocation", "build_daily_location", "KIND"]
 
@@ -42,34 +43,43 @@ class DailyLocation(SubscriberLocations, SpatialFields, EventFilters):
 
 def build_daily_location(spec: DailyLocation, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and the unit columns of each subscriber's location that day."""
-    events = context.located_events(spec, start=spec.date, end=spec.date + ONE_DAY).subquery()
+    located = located_cell_counts(context, spec, start=spec.date, end=spec.date + ONE_DAY)
+    cells = located.subquery("cells")
     unit = context.unit_columns(spec)
     if spec.method == "last":
-        return last_location(events, unit)
-    return most_common_location(events, unit)
+        return last_location(cells, unit)
+    return most_common_location(cells, unit)
 
 
-def last_location(events: Any, unit: tuple[str, ...]) -> Select[Any]:
-    """Select each subscriber's location at their latest event (ties: smallest unit value)."""
-    unit_columns = [events.c[name] for name in unit]
+def last_location(cells: Any, unit: tuple[str, ...]) -> Select[Any]:
+    """Select each subscriber's unit at their latest event (ties: smallest unit value).
+
+    ``cells`` has one row per subscriber and cell, with the cell's latest event time in
+    ``datetime``.
+    """
+    unit_columns = [cells.c[name] for name in unit]
     return (
-        select(events.c.subscriber, *unit_columns)
-        .ext(distinct_on(events.c.subscriber))
-        .order_by(events.c.subscriber, events.c.datetime.desc(), *unit_columns)
+        select(cells.c.subscriber, *unit_columns)
+        .ext(distinct_on(cells.c.subscriber))
+        .order_by(cells.c.subscriber, cells.c.datetime.desc(), *unit_columns)
     )
 
 
-def most_common_location(events: Any, unit: tuple[str, ...]) -> Select[Any]:
-    """Select each subscriber's location with most events (ties: latest event, then smallest)."""
-    unit_columns = [events.c[name] for name in unit]
+def most_common_location(cells: Any, unit: tuple[str, ...]) -> Select[Any]:
+    """Select each subscriber's unit with most events (ties: latest event, then smallest).
+
+    ``cells`` has one row per subscriber and cell, with ``event_count`` and the latest event
+    time in ``datetime``.
+    """
+    unit_columns = [cells.c[name] for name in unit]
     counts = (
         select(
-            events.c.subscriber,
+            cells.c.subscriber,
             *unit_columns,
-            func.count().label("event_count"),
-            func.max(events.c.datetime).label("latest"),
+            func.sum(cells.c.event_count).label("event_count"),
+            func.max(cells.c.datetime).label("latest"),
         )
-        .group_by(events.c.subscriber, *unit_columns)
+        .group_by(cells.c.subscriber, *unit_columns)
         .subquery("location_counts")
     )
     counted_unit = [counts.c[name] for name in unit]

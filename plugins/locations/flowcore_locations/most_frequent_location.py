@@ -17,6 +17,7 @@ from flowcore.model.base import SubscriberLocations
 from flowcore.model.fields import DateRangeFields, EventFilters, Sampling, SpatialFields
 from flowcore.sql.context import BuildContext
 from flowcore_locations.daily_location import most_common_location
+from flowcore_locations.per_cell import located_cell_counts
 
 __all__ = ["MostFrequentLocation", "build_most_frequent_location", "KIND"]
 
@@ -33,8 +34,8 @@ class MostFrequentLocation(SubscriberLocations, SpatialFields, EventFilters, Dat
 
 def build_most_frequent_location(spec: MostFrequentLocation, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and the unit columns of each subscriber's most frequent location."""
-    events = context.located_events(spec, start=spec.start_date, end=spec.end_date).subquery()
-    return most_common_location(events, context.unit_columns(spec))
+    cells = located_cell_counts(context, spec, start=spec.start_date, end=spec.end_date)
+    return most_common_location(cells.subquery("cells"), context.unit_columns(spec))
 
 
 KIND = QueryKind(

@@ -1,0 +1,38 @@
+"""Events counted per subscriber, cell and day: the small input of location choices.
+
+Locating every event joins millions of rows to the cell-version mapping and sorts them. Most
+location rules only need, for each subscriber and cell, how many events there were and when
+the latest was, so builders aggregate first and locate the far fewer rows afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Date, Select, cast, func, select
+
+from flowcore.sql.context import BuildContext
+
+__all__ = ["located_cell_counts"]
+
+
+def located_cell_counts(
+    context: BuildContext, spec: Any, *, start: dt.datetime, end: dt.datetime
+) -> Select[Any]:
+    """Select ``subscriber``, the unit columns, ``event_count`` and latest ``datetime`` per cell.
+
+    Rows are per subscriber, cell and day, located at the spec's aggregation unit. The day is
+    part of the key because the event's date chooses the cell version, and so the unit.
+    """
+    events = context.spec_events(spec, start=start, end=end).subquery("events")
+    keys: list[Any] = [events.c.subscriber, events.c.location_id]
+    if end - start > dt.timedelta(days=1) or start.time() != dt.time():
+        keys.append(cast(events.c.datetime, Date))
+    per_cell = select(
+        events.c.subscriber,
+        events.c.location_id,
+        func.count().label("event_count"),
+        func.max(events.c.datetime).label("datetime"),
+    ).group_by(*keys)
+    return context.locate(per_cell, spec)
