@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Select
@@ -12,12 +12,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Result", "CHUNK_ROWS"]
 
-#: Rows fetched per round trip when streaming a result.
+#: Rows fetched per round trip when streaming a result. A cached result of up to this many rows
+#: is read at once when a run finds it.
 CHUNK_ROWS = 10_000
 
 
 class Result:
-    """The rows of one completed query, read lazily from its cache table in chunks."""
+    """The rows of one completed query, read from its cache table.
+
+    ``rows`` contains the rows when they were read together with the cache hit (a small cached
+    result). Without it, each iteration reads the rows lazily, in chunks.
+    """
 
     def __init__(
         self,
@@ -27,16 +32,21 @@ class Result:
         engine: Engine,
         select: Select[Any],
         sql: Callable[[], str],
+        rows: Sequence[tuple[Any, ...]] | None = None,
     ) -> None:
         self.query_id = query_id
         self.query_kind = query_kind
         self._engine = engine
         self._select = select
         self._sql = sql
+        self._rows = rows
         self.columns: list[str] = [c.name for c in select.selected_columns]
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         """Stream the rows as tuples; memory stays bounded by the chunk size."""
+        if self._rows is not None:
+            yield from self._rows
+            return
         with self._engine.connect() as connection:
             rows = connection.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
                 self._select
@@ -46,7 +56,8 @@ class Result:
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Return every row as a list of tuples."""
-        return list(self)
+        # A comprehension, not list(self): list() would call __len__, reading the rows twice.
+        return [row for row in self]
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Return every row as a dict keyed by column name."""
@@ -65,6 +76,8 @@ class Result:
         return self._sql()
 
     def __len__(self) -> int:
+        if self._rows is not None:
+            return len(self._rows)
         return sum(1 for _ in self)
 
     def __repr__(self) -> str:
