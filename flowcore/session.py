@@ -10,13 +10,16 @@ with flowcore.connect() as session:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
-from sqlalchemy import Engine, Select, create_engine, select
+import psycopg.errors
+from sqlalchemy import Connection, Engine, Select, create_engine, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
+from flowcore.cache.backend import CacheHit
 from flowcore.errors import QueryCancelledError, QueryFailedError, QueryNotFoundError
 from flowcore.execution.executor import Executor
 from flowcore.execution.plan import PlannedQuery
@@ -27,7 +30,7 @@ from flowcore.model.scopes import required_scopes
 from flowcore.planner import Planner
 from flowcore.plugins import build_plugin_manager, load_registry
 from flowcore.registry import Registry
-from flowcore.result import Result
+from flowcore.result import CHUNK_ROWS, Result
 from flowcore.settings import Settings
 
 __all__ = ["Session", "connect", "create_flowdb_engine"]
@@ -111,16 +114,38 @@ class Session:
     # -- running -------------------------------------------------------------------------
 
     def submit(self, data: Spec) -> str:
-        """Queue a spec (and the nested queries it needs) and return its query id at once."""
-        return self.executor.submit(self.plan(data))
+        """Queue a spec (and the nested queries it needs) and return its query id at once.
+
+        A completed query is a cache hit: its result is touched and nothing is planned.
+        """
+        spec = self.spec(data)
+        identity = query_id(spec, self.registry)
+        if self.reuse(identity) is not None:
+            return identity
+        return self.executor.submit(self.planner.plan(spec))
+
+    def reuse(self, query_id_: str, *, accesses: Sequence[str] = ("run",)) -> CacheHit | None:
+        """Touch a completed query's result once per access and return the hit.
+
+        Runs one statement. Returns None when the query is not completed, and submitting it
+        (which plans and validates it first) computes it.
+        """
+        self.executor.check_running()
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            return self.cache.touch_completed(connection, query_id_, accesses=accesses)
 
     def run(self, data: Spec, *, redact: bool = False, timeout: float | None = None) -> Result:
         """Compute a spec (or reuse its cached result) and return the result.
 
         ``redact=True`` applies the kind's release rule with the configured threshold, as the
-        HTTP API always does; by default the raw rows are returned.
+        HTTP API always does; by default the raw rows are returned. A cached result is
+        returned without planning the spec again, and read at once when it is small.
         """
         spec = self.spec(data)
+        cached = self._cached_result(query_id(spec, self.registry), spec, redact=redact)
+        if cached is not None:
+            return cached
         identity = self.executor.submit(self.planner.plan(spec))
         state = self.executor.wait(identity, timeout=timeout)
         if state == "errored":
@@ -145,6 +170,40 @@ class Session:
         if redact and kind.redactor is not None:
             return kind.redactor(table, self.settings.redaction_threshold)
         return select(*(c for c in table.c if not c.name.startswith("_")))
+
+    def _cached_result(self, identity: str, spec: QuerySpec, *, redact: bool) -> Result | None:
+        """Touch a completed query's result as a run and a read, and return it (None on a miss).
+
+        The same connection records the hit and reads a small result, so a warm run needs two
+        statements. A result removed in between is a miss, which the caller computes again.
+        """
+        self.executor.check_running()
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            hit = self.cache.touch_completed(connection, identity, accesses=("run", "read"))
+            if hit is None:
+                return None
+            try:
+                statement = self.release_select(identity, spec.query_kind, redact=redact)
+            except NoSuchTableError:
+                return None
+            rows = None
+            if hit.estimated_rows is not None and hit.estimated_rows <= CHUNK_ROWS:
+                try:
+                    rows = _read_small(connection, statement)
+                except DBAPIError as error:
+                    # Removed since the hit: compute it again, as for any miss.
+                    if isinstance(error.orig, psycopg.errors.UndefinedTable):
+                        return None
+                    raise
+        return Result(
+            query_id=identity,
+            query_kind=spec.query_kind,
+            engine=self.engine,
+            select=statement,
+            sql=lambda: self.sql(spec),
+            rows=rows,
+        )
 
     def _result(self, identity: str, spec: QuerySpec, *, redact: bool) -> Result:
         if self.executor.state(identity) != "completed":
@@ -171,6 +230,18 @@ class Session:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _read_small(connection: Connection, statement: Select[Any]) -> list[tuple[Any, ...]] | None:
+    """Read a result expected to be small in one round trip, or return None if it is larger.
+
+    The row estimate comes from ``ANALYZE`` and may be stale, so at most one chunk plus one
+    row is read, and a larger result is left to stream.
+    """
+    fetched = connection.execute(statement.limit(CHUNK_ROWS + 1)).all()
+    if len(fetched) > CHUNK_ROWS:
+        return None
+    return [tuple(row) for row in fetched]
 
 
 def _display_sql(statement: Select[Any]) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.sql import ColumnElement
 
 from flowcore.execution.plan import BuiltQuery, PlannedQuery
 
-__all__ = ["CacheBackend", "StoredResult", "CacheEntry", "Eviction"]
+__all__ = ["CacheBackend", "CacheHit", "StoredResult", "CacheEntry", "Eviction"]
 
 
 @attrs.frozen
@@ -24,6 +24,20 @@ class StoredResult:
     table: str
     compute_time_ms: float
     size_bytes: int
+
+
+@attrs.frozen
+class CacheHit:
+    """A completed query whose result was just touched, with what reading it needs."""
+
+    query_id: str
+    query_kind: str
+    #: Schema-qualified name of the table with the rows.
+    table: str
+    #: Row count of the table as of its ``ANALYZE`` when stored; None when never analysed.
+    estimated_rows: int | None
+    #: Score after the last touch.
+    score: float
 
 
 @attrs.frozen
@@ -75,6 +89,15 @@ class CacheBackend(Protocol):
 
     def touch(self, query_id: str, *, access: str = "read") -> float | None:
         """Record a read of a stored result; return its new score, or None if not stored."""
+        ...
+
+    def touch_completed(
+        self, connection: Connection, query_id: str, *, accesses: Sequence[str] = ("run",)
+    ) -> CacheHit | None:
+        """Touch a completed query's result once per access; None when it is not completed.
+
+        Runs on the caller's connection, so a cache hit can be read without another checkout.
+        """
         ...
 
     def result_table(self, query_id: str) -> Table:

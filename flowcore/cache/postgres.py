@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from sqlalchemy.sql import ColumnElement
 
 from flowcore import __version__
-from flowcore.cache.backend import CacheEntry, Eviction, StoredResult
+from flowcore.cache.backend import CacheEntry, CacheHit, Eviction, StoredResult
 from flowcore.cache.catalog import (
     BASE_TABLE_CLASSES,
     CACHE_SCHEMA,
@@ -48,6 +48,20 @@ log = logging.getLogger("flowcore.cache")
 _EVICTION_LOCK_TIMEOUT = "5s"
 
 _T = TypeVar("_T")
+
+# One round trip for a cache hit: checks that the query is completed, touches its result
+# :touches times (each touch_cache call is one access, evaluated in generate_series order) and
+# reads the row estimate that ANALYZE left when the result was stored.
+_TOUCH_COMPLETED = text(
+    "SELECT c.class AS query_kind, c.schema, c.tablename, c.access_count, "
+    "(SELECT array_agg(cache.touch_cache(c.query_id) ORDER BY n) "
+    " FROM generate_series(1, CAST(:touches AS integer)) AS n) AS scores, "
+    "(SELECT CAST(pc.reltuples AS bigint) FROM pg_catalog.pg_class AS pc "
+    " WHERE pc.oid = to_regclass(quote_ident(c.schema) || '.' || quote_ident(c.tablename))) "
+    "AS estimated_rows "
+    "FROM cache.cached AS c LEFT JOIN cache.query_states AS s ON s.query_id = c.query_id "
+    "WHERE c.query_id = :query_id AND coalesce(s.state, 'completed') = 'completed'"
+)
 
 
 def _as_float(value: Decimal | float | int | None) -> float:
@@ -255,6 +269,51 @@ class PostgresCacheBackend:
             {"access": access, "score": _as_float(score), "access_count": access_count},
         )
         return _as_float(score)
+
+    def touch_completed(
+        self, connection: Connection, query_id: str, *, accesses: Sequence[str] = ("run",)
+    ) -> CacheHit | None:
+        """Touch a completed query's result once per access, in one statement; return the hit.
+
+        Returns None, announcing nothing, when the query is not ``completed`` or its result is
+        not stored, including when a concurrent removal deletes it while this statement runs.
+        A result without a state row counts as completed, as in ``read_state``. Each access
+        announces a ``hit`` as ``touch`` does. Runs on ``connection``, and the caller commits
+        unless it is in autocommit mode.
+        """
+        check_query_id(query_id)
+        if not accesses:
+            raise ValueError("accesses is empty: expected at least one access to record")
+        try:
+            row = connection.execute(
+                _TOUCH_COMPLETED, {"query_id": query_id, "touches": len(accesses)}
+            ).first()
+        except DBAPIError as error:
+            # Deleted by an invalidation or eviction that committed while this statement waited
+            # for the row: touch_cache raises no_data_found, which is a miss.
+            if caused_by(error, psycopg.errors.NoDataFound):
+                connection.rollback()
+                return None
+            raise
+        if row is None:
+            return None
+        query_kind = row.query_kind or ""
+        scores = [_as_float(score) for score in row.scores]
+        for number, (access, score) in enumerate(zip(accesses, scores, strict=True), start=1):
+            self.notifier.cache_event(
+                "hit",
+                query_id,
+                query_kind,
+                {"access": access, "score": score, "access_count": row.access_count + number},
+            )
+        estimated = row.estimated_rows
+        return CacheHit(
+            query_id=query_id,
+            query_kind=query_kind,
+            table=f"{row.schema}.{row.tablename}",
+            estimated_rows=None if estimated is None or estimated < 0 else int(estimated),
+            score=scores[-1],
+        )
 
     def result_table(self, query_id: str) -> Table:
         """Return the table of a stored result with its columns.

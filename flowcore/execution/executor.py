@@ -259,7 +259,7 @@ class Executor:
             ValueError: when a query id in the tree is not 32 lowercase hex digits.
             RuntimeError: when the executor is not started.
         """
-        self._check_running()
+        self.check_running()
         for node in plan.walk():
             check_query_id(node.query_id)
         query_id = plan.query_id
@@ -298,7 +298,8 @@ class Executor:
         self._schedule(plan)
         return query_id
 
-    def _check_running(self) -> None:
+    def check_running(self) -> None:
+        """Raise RuntimeError unless the executor is started and not stopping."""
         if self._pool is None or self._stopping:
             raise RuntimeError("the executor is not running: call start() first")
 
@@ -789,6 +790,31 @@ class Executor:
                 {"query_id": query_id},
             ).scalar()
         return None if stored is None else dict(stored)
+
+    def spec_and_state(self, query_id: str) -> tuple[Mapping[str, Any], str] | None:
+        """Return a query's spec JSON and state, read in one statement, or None for an unknown id.
+
+        The values are those that ``spec`` and ``state`` return. A query with neither a state
+        row nor a stored spec is unknown.
+        """
+        if not _is_query_id(query_id):
+            return None
+        # Autocommit: one statement needs no BEGIN and ROLLBACK round trips.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            row = connection.execute(
+                text(
+                    "SELECT coalesce(s.spec, c.spec) AS spec, "
+                    "coalesce(s.state, 'completed') AS state "
+                    "FROM (SELECT CAST(:query_id AS character(32)) AS query_id) AS ids "
+                    "LEFT JOIN cache.query_states AS s ON s.query_id = ids.query_id "
+                    "LEFT JOIN cache.cached AS c ON c.query_id = ids.query_id "
+                    "WHERE s.query_id IS NOT NULL OR c.query_id IS NOT NULL"
+                ),
+                {"query_id": query_id},
+            ).one_or_none()
+        if row is None or row.spec is None:
+            return None
+        return dict(row.spec), row.state
 
     def query_kind(self, query_id: str) -> str | None:
         """Return the kind a query was submitted as, or None for an unknown id."""
