@@ -10,7 +10,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Union
 
 import attrs
+import psycopg.errors
 from sqlalchemy import Select
+from sqlalchemy.exc import DBAPIError
 
 from flowcore.errors import InvalidSpecError, QueryNotFoundError
 from flowcore.model.base import QuerySpec
@@ -58,9 +60,16 @@ class QueryService:
         """Return the permission triplets the spec tree needs."""
         return self.session.scopes(spec)
 
-    def submit(self, spec: QuerySpec) -> str:
-        """Plan a spec against the database and queue it; return its query id."""
-        return self.session.submit(spec)
+    def submit(self, spec: QuerySpec) -> tuple[str, bool]:
+        """Queue a spec or touch its cached result; return the query id and whether it was cached.
+
+        A cached query is neither planned nor validated against the database again: it passed
+        both when it was computed.
+        """
+        identity = self.session.query_id(spec)
+        if self.session.reuse(identity, accesses=("run",)) is not None:
+            return identity, True
+        return self.session.executor.submit(self.session.planner.plan(spec)), False
 
     def progress(self, query_id: str) -> dict[str, int]:
         """Return the poll route's progress counts for a query (all zero once it is stored)."""
@@ -71,10 +80,10 @@ class QueryService:
 
     def lookup(self, query_id: str) -> StoredQuery | None:
         """Return a submitted query with its spec and state, or None for an unknown id."""
-        executor = self.session.executor
-        data = executor.spec(query_id)
-        if data is None:
+        found = self.session.executor.spec_and_state(query_id)
+        if found is None:
             return None
+        data, state = found
         try:
             spec = self.session.spec(data)
         except InvalidSpecError as error:
@@ -83,7 +92,7 @@ class QueryService:
                 "query %s has a stored spec that no longer validates: %s", query_id, error
             )
             return None
-        return StoredQuery(query_id=query_id, spec=spec, state=executor.state(query_id))
+        return StoredQuery(query_id=query_id, spec=spec, state=state)
 
     def error(self, query_id: str) -> str | None:
         """Return why a query errored, or None."""
@@ -96,6 +105,35 @@ class QueryService:
     def touch(self, query_id: str) -> None:
         """Record a read of a stored result in the cache scores."""
         self.session.cache.touch(query_id)
+
+    def read_result(
+        self, query_id: str, select: Select[Any], chunk_rows: int = CHUNK_ROWS
+    ) -> list[Sequence[Any]] | Iterator[Sequence[Any]]:
+        """Record a read of a completed query's result and return its rows in chunks.
+
+        One connection records the read and, for a result of at most ``chunk_rows`` rows by
+        its ``ANALYZE`` estimate, reads the rows at once and returns them as a list of one
+        chunk. A larger result is returned as an iterator that streams it afterwards.
+
+        Raises:
+            QueryNotFoundError: when the query is no longer completed or its table was dropped
+                (evicted or invalidated since the caller looked it up).
+        """
+        with self.session.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            hit = self.session.cache.touch_completed(connection, query_id, accesses=("read",))
+            if hit is None:
+                raise QueryNotFoundError(query_id)
+            if hit.estimated_rows is not None and hit.estimated_rows <= chunk_rows:
+                try:
+                    rows = connection.execute(select.limit(chunk_rows + 1)).all()
+                except DBAPIError as error:
+                    if isinstance(error.orig, psycopg.errors.UndefinedTable):
+                        raise QueryNotFoundError(query_id) from None
+                    raise
+                if len(rows) <= chunk_rows:
+                    return [rows]
+        return self.stream_rows(select, chunk_rows)
 
     def stream_rows(
         self, select: Select[Any], chunk_rows: int = CHUNK_ROWS

@@ -187,6 +187,31 @@ def test_known_after_invalidation(client: httpx.Client, state_session: Session) 
     _poll_until(client, query_id, lambda response: response.status_code == 303)
 
 
+def test_cached_run_touches_result(client: httpx.Client, state_session: Session) -> None:
+    spec = _sleep_spec(0)
+    query_id = _run(client, spec)
+    _poll_until(client, query_id, lambda response: response.status_code == 303)
+    count = "SELECT access_count FROM cache.cached WHERE query_id = :id"
+    with state_session.engine.connect() as connection:
+        before = connection.execute(text(count), {"id": query_id}).scalar_one()
+
+    again = client.post("/api/0/run", json=spec)
+    result = client.get(f"/api/0/get/{query_id}")
+
+    assert again.status_code == 202
+    assert again.json() == {
+        "query_id": query_id,
+        "progress": {"eligible": 0, "queued": 0, "running": 0},
+    }
+    assert result.status_code == 200
+    assert result.json() == {"query_id": query_id, "query_result": [{"value": 1}]}
+    assert result.headers.get("transfer-encoding") == "chunked"
+    with state_session.engine.connect() as connection:
+        after = connection.execute(text(count), {"id": query_id}).scalar_one()
+    # One touch for the run, one for the read.
+    assert after == before + 2
+
+
 def test_resetting(client: httpx.Client, state_session: Session) -> None:
     query_id = _run(client, _sleep_spec(0))
     _poll_until(client, query_id, lambda response: response.status_code == 303)

@@ -7,6 +7,7 @@ relies on (see docs/api.md for the table).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from litestar.response import Stream
 from sqlalchemy.exc import NoSuchTableError
 
 from flowcore.cache.states import DESCRIPTIONS, QueryState
-from flowcore.errors import InvalidSpecError
+from flowcore.errors import InvalidSpecError, QueryNotFoundError
 from flowcore_server.auth import (
     GET_RESULT,
     POLL_ACTIONS,
@@ -45,6 +46,9 @@ RESULT_FORMATS = {
 }
 
 query_log = logging.getLogger("flowcore.query")
+
+#: Progress of a query whose result is stored: nothing left to compute.
+_STORED_PROGRESS = {"eligible": 0, "queued": 0, "running": 0}
 
 
 async def _json_body(request: Request[Any, Any, Any]) -> Any:
@@ -82,13 +86,13 @@ async def run_query(
         query_id = service.session.query_id(spec)
         query_log_plugin.remember(query_id, context.get("request_id"), identity.subject)
         try:
-            service.submit(spec)
+            _, cached = service.submit(spec)
         except InvalidSpecError as error:
             # Planning finds faults that only the database shows (no data on those dates).
             if error.params is None:
                 error.params = data
             raise
-        progress = service.progress(query_id)
+        progress = _STORED_PROGRESS if cached else service.progress(query_id)
         query_log.info(
             "query submitted",
             extra={
@@ -162,6 +166,10 @@ def poll_query(query_id: str, identity: Identity, service: QueryService) -> Resp
     return Response(content={"status": state, "msg": _described(query_id, state)}, status_code=404)
 
 
+async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
 def _split_filename(filename: str) -> tuple[str, str]:
     """Split ``<query_id>[.<format>]`` into the id and the format (json by default)."""
     query_id, dot, extension = filename.partition(".")
@@ -219,14 +227,14 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
     if unready is not None:
         return unready
 
+    removed_error = ApiError(
+        404, {"status": "Error", "msg": _described(query_id, QueryState.KNOWN)}
+    )
     try:
         release = service.release_select(query)
     except NoSuchTableError:
         # The result was evicted between the state check and now.
-        raise ApiError(
-            404, {"status": "Error", "msg": _described(query_id, QueryState.KNOWN)}
-        ) from None
-    service.touch(query_id)
+        raise removed_error from None
     headers = {"Content-Disposition": f"attachment;filename={query_id}.{extension}"}
 
     if extension == "geojson":
@@ -237,14 +245,27 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
             raise ApiError(
                 400, {"status": "Error", "msg": f"Query with id '{query_id}': {error}"}
             ) from None
+        try:
+            rows = service.read_result(query_id, features.statement)
+        except QueryNotFoundError:
+            raise removed_error from None
         content = feature_collection_chunks(
-            service.stream_rows(features.statement),
+            rows,
             features.feature,
             f"the GeoJSON result of {query_id}",
         )
     else:
         columns = [str(column.name) for column in release.selected_columns]
-        rows = service.stream_rows(release)
+        try:
+            rows = service.read_result(query_id, release)
+        except QueryNotFoundError:
+            raise removed_error from None
         encode = json_result_chunks if extension == "json" else csv_chunks
         content = encode(query_id, columns, rows)
-    return Stream(content=content, media_type=RESULT_FORMATS[extension], headers=headers)
+    media_type = RESULT_FORMATS[extension]
+    if isinstance(rows, list):
+        # Read at once, so encode it here: an async iterator spares the response one thread
+        # hop per chunk, and the body stays chunked, as FlowAPI sends it.
+        body = _one_chunk(b"".join(content))
+        return Stream(content=body, media_type=media_type, headers=headers)
+    return Stream(content=content, media_type=media_type, headers=headers)
