@@ -40,7 +40,6 @@ from sqlalchemy import (
     and_,
     cast,
     column,
-    distinct,
     extract,
     false,
     func,
@@ -75,22 +74,20 @@ def _score_lookup(scores: list[float], index: ColumnElement[Any]) -> ColumnEleme
     return array[index + 1]
 
 
-def _at_sites(events: Select[Any]) -> Select[Any]:
-    """Join events to the site versions of their cell, checking only the site's service dates.
+def _at_sites(cell_days: Select[Any]) -> Select[Any]:
+    """Join rows per cell and ``day`` to the site versions of their cell in service that day.
 
     Unlike the core's ``versioned-site`` unit, the cell versions' own service dates are not
-    checked, as in FlowKit 1.34, so an event yields one row per version of its cell.
+    checked, as in FlowKit 1.34, so a row yields one row per version of its cell.
     """
-    source = events.subquery("events_to_locate")
-    event_day = cast(source.c.datetime, Date)
+    source = cell_days.subquery("cell_days")
     in_service = and_(
-        or_(sites.c.date_of_first_service.is_(None), sites.c.date_of_first_service <= event_day),
-        or_(sites.c.date_of_last_service.is_(None), event_day <= sites.c.date_of_last_service),
+        or_(sites.c.date_of_first_service.is_(None), sites.c.date_of_first_service <= source.c.day),
+        or_(sites.c.date_of_last_service.is_(None), source.c.day <= sites.c.date_of_last_service),
     )
     return (
         select(
-            source.c.subscriber,
-            source.c.datetime,
+            *(c for c in source.c if c.name != "location_id"),
             sites.c.id.label("site_id"),
             sites.c.version.label("version"),
             func.ST_X(sites.c.geom_point).label("lon"),
@@ -104,18 +101,29 @@ def _at_sites(events: Select[Any]) -> Select[Any]:
 def site_visits(
     spec: ClusterFields, context: BuildContext, start: dt.datetime, end: dt.datetime
 ) -> Select[Any]:
-    """Select call days and mean event scores per subscriber and versioned site."""
+    """Select call days and mean event scores per subscriber and versioned site.
+
+    Events are first summed per subscriber, cell and day (the event count and the sum of
+    hour scores), so only those far fewer rows are joined to sites. A mean over a site is then
+    the sum of these sums over the sum of the counts.
+    """
     events = context.events(
         start=start,
         end=end,
         event_types=spec.event_types,
         subscriber_subset=spec.subscriber_subset,
-    )
-    located = _at_sites(events).subquery("site_events")
-    hour = cast(extract("hour", located.c.datetime), Integer)
-    day_of_week = cast(extract("dow", located.c.datetime), Integer)
+    ).subquery("events")
+    day = cast(events.c.datetime, Date)
+    hour = cast(extract("hour", events.c.datetime), Integer)
     hour_score = _score_lookup(list(spec.tower_hour_of_day_scores), hour)
-    day_score = _score_lookup(spec.tower_day_of_week_scores.in_dow_order(), day_of_week)
+    cell_days = select(
+        events.c.subscriber,
+        events.c.location_id,
+        day.label("day"),
+        func.count().label("event_count"),
+        func.sum(hour_score).label("hour_score_sum"),
+    ).group_by(events.c.subscriber, events.c.location_id, day)
+    located = _at_sites(cell_days).subquery("site_days")
     site = [
         located.c.subscriber,
         located.c.site_id,
@@ -123,12 +131,26 @@ def site_visits(
         located.c.lon,
         located.c.lat,
     ]
+    day_of_week = cast(extract("dow", located.c.day), Integer)
+    day_score = _score_lookup(spec.tower_day_of_week_scores.in_dow_order(), day_of_week)
+    site_days = (
+        select(
+            *site,
+            func.sum(located.c.event_count).label("event_count"),
+            func.sum(located.c.hour_score_sum).label("hour_score_sum"),
+            func.sum(day_score * located.c.event_count).label("day_score_sum"),
+        )
+        .group_by(*site, located.c.day)
+        .subquery("site_days_summed")
+    )
+    per_site = [site_days.c[c.name] for c in site]
+    events_at_site = cast(func.sum(site_days.c.event_count), Float)
     return select(
-        *site,
-        func.count(distinct(cast(located.c.datetime, Date))).label("call_days"),
-        func.avg(hour_score).label("score_hour"),
-        func.avg(day_score).label("score_dow"),
-    ).group_by(*site)
+        *per_site,
+        func.count().label("call_days"),
+        (func.sum(site_days.c.hour_score_sum) / events_at_site).label("score_hour"),
+        (func.sum(site_days.c.day_score_sum) / events_at_site).label("score_dow"),
+    ).group_by(*per_site)
 
 
 def cluster_members(sites: FromClause, radius_km: float, name: str) -> Select[Any]:
