@@ -10,14 +10,15 @@ with flowcore.connect() as session:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
 import psycopg.errors
-from sqlalchemy import Connection, Engine, Select, create_engine, select
+from sqlalchemy import Connection, Engine, Select, create_engine, event, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError, NoSuchTableError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError
 
 from flowcore.cache.backend import CacheHit
 from flowcore.errors import QueryCancelledError, QueryFailedError, QueryNotFoundError
@@ -38,17 +39,56 @@ __all__ = ["Session", "connect", "create_flowdb_engine"]
 Spec = QuerySpec | Mapping[str, Any]
 
 
+#: Seconds a pooled connection may sit idle and still be handed out without a liveness check.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+# Key in a pool record's ``info`` (cleared when the connection is replaced): when it was last
+# returned to the pool, or opened, on the monotonic clock.
+_RETURNED_AT = "flowcore_returned_at"
+
+
 def create_flowdb_engine(dsn: str) -> Engine:
-    """Create a SQLAlchemy engine on FlowDB whose sessions compute dates in UTC."""
+    """Create a SQLAlchemy engine on FlowDB whose sessions compute dates in UTC.
+
+    A connection idle for more than ``PING_AFTER_IDLE_SECONDS`` is checked before use and
+    replaced if the server dropped it, as ``pool_pre_ping`` does for every checkout. A cached
+    query costs only two or three round trips, so a ping on each of them would be a large share.
+    """
+    # NOTE: a connection dropped less than PING_AFTER_IDLE_SECONDS after its last use (a server
+    # restart) fails the first statement that meets it; SQLAlchemy then replaces it and every
+    # older connection of the pool.
     from flowdb.config import sqlalchemy_url
 
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(dsn),
         connect_args={"options": "-c timezone=UTC"},
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection on checkout when it has been idle for a while."""
+    dialect = engine.dialect
+
+    def remember(dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is not None and time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and retries the checkout with a new one.
+            raise DisconnectionError(f"a pooled connection failed its ping: {error}") from error
+
+    event.listen(engine.pool, "connect", remember)
+    event.listen(engine.pool, "checkin", remember)
+    event.listen(engine.pool, "checkout", ping)
 
 
 def connect(

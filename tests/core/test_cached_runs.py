@@ -7,13 +7,15 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 import flowcore
+import flowcore.session
 from flowcore.cache.reload import invalidate_reloaded_day
 from flowcore.hookspecs import hookimpl
-from flowcore.session import Session
+from flowcore.session import Session, create_flowdb_engine
 from flowcore.testing import insert_cells, insert_events
 
 DAY = dt.date(2016, 1, 1)
@@ -242,3 +244,21 @@ def test_spec_and_state_reads_both(session: Session) -> None:
     assert session.spec(spec) == session.spec(SPEC)
     assert session.executor.spec_and_state("0" * 32) is None
     assert session.executor.spec_and_state("not an id") is None
+
+
+def test_idle_connection_replaced_after_drop(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = create_flowdb_engine(dsn)
+    try:
+        with engine.connect() as connection:
+            first_pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
+        # Every checkout now counts as idle, so the dropped connection is pinged and replaced.
+        monkeypatch.setattr(flowcore.session, "PING_AFTER_IDLE_SECONDS", 0.0)
+
+        with engine.connect() as connection:
+            second_pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+
+        assert second_pid != first_pid
+    finally:
+        engine.dispose()
