@@ -54,9 +54,9 @@ def create_flowdb_engine(dsn: str) -> Engine:
     replaced if the server dropped it, as ``pool_pre_ping`` does for every checkout. A cached
     query costs only two or three round trips, so a ping on each of them would be a large share.
     """
-    # NOTE: a connection dropped less than PING_AFTER_IDLE_SECONDS after its last use (a server
-    # restart) fails the first statement that meets it; SQLAlchemy then replaces it and every
-    # older connection of the pool.
+    # NOTE: a connection that the server drops less than PING_AFTER_IDLE_SECONDS after its last
+    # use (on a restart) fails the first statement that uses it. SQLAlchemy then replaces it and
+    # every older connection of the pool.
     from flowdb.config import sqlalchemy_url
 
     engine = create_engine(
