@@ -76,6 +76,7 @@ class Planner:
                 select=query,
                 reads=tuple(context.reads),
                 index_columns=self._index_columns(kind, spec),
+                planner_settings=kind.planner_settings,
             )
 
         node = PlannedQuery(

@@ -109,6 +109,10 @@ class PostgresCacheBackend:
         qualified = qualified_name(connection, table_name)
         self.discard_unfinished(connection, plan.query_id)
 
+        for name, value in built.planner_settings:
+            connection.execute(
+                text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
+            )
         started = time.monotonic()
         created = connection.execute(CreateTableAs(CACHE_SCHEMA, table_name, built.select))
         compute_time_ms = (time.monotonic() - started) * 1000

@@ -29,6 +29,8 @@ class BuiltQuery:
     reads: tuple[EventRead, ...] = ()
     #: Column groups to index on the cache table, e.g. (("pcod",), ("subscriber",)).
     index_columns: tuple[tuple[str, ...], ...] = ()
+    #: PostgreSQL settings applied for the transaction that computes the result.
+    planner_settings: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen(eq=False)

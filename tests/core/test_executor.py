@@ -257,6 +257,33 @@ def test_submit_stores_result(executor: Executor, engine: sa.Engine) -> None:
     assert "(value)" in indexes[0]
 
 
+def test_planner_settings_apply_to_compute(executor: Executor, engine: sa.Engine) -> None:
+    settings = (("enable_nestloop", "off"), ("work_mem", "5MB"))
+    plan = PlannedQuery(
+        query_id=query_id_of("planner settings"),
+        query_kind="test_query",
+        spec={"query_kind": "test_query", "name": "planner settings"},
+        dependencies=(),
+        build=lambda: BuiltQuery(
+            select=sa.select(
+                sa.func.current_setting("enable_nestloop").label("nestloop"),
+                sa.func.current_setting("work_mem").label("work_mem"),
+            ),
+            planner_settings=settings,
+        ),
+    )
+
+    executor.submit(plan)
+
+    assert executor.wait(plan.query_id, timeout=20) == "completed"
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text(f"SELECT * FROM cache.x{plan.query_id}")).one()
+        after = connection.execute(sa.text("SELECT current_setting('enable_nestloop')")).scalar()
+    assert stored.nestloop == "off"
+    assert stored.work_mem == "5MB"
+    assert after == "on"
+
+
 def test_states_follow_transitions(executor: Executor, recorder: HookRecorder) -> None:
     plan = series_plan("transitions")
 

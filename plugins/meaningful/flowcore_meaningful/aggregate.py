@@ -20,11 +20,11 @@ from flowcore.sql.context import BuildContext
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 from flowcore_meaningful.fields import ClusterFields, check_label
 from flowcore_meaningful.pipeline import (
-    contains_centre,
+    PLANNER_SETTINGS,
+    in_regions,
     materialized,
     meaningful_locations,
     region_columns,
-    regions_of,
     scored_clusters,
 )
 
@@ -51,15 +51,13 @@ def build_meaningful_locations_aggregate(
     spec: MeaningfulLocationsAggregate, context: BuildContext
 ) -> Select[Any]:
     """Select ``label``, the unit columns and ``value``, the fractional subscriber count."""
-    regions = regions_of(spec, context, "regions")
     clusters = scored_clusters(spec, context, spec.start_date, spec.end_date, "meaningful")
     locations = materialized(meaningful_locations(spec.labels, spec.label, clusters), "locations")
-    unit = [regions.c[name] for name in region_columns(spec, context)]
-    share = literal(1.0, Float) / locations.c.n_clusters
-    return (
-        select(locations.c.label, *unit, func.sum(share).label("value"))
-        .join_from(locations, regions, contains_centre(regions, locations))
-        .group_by(locations.c.label, *unit)
+    placed = in_regions(spec, context, locations, "locations")
+    unit = [placed.c[name] for name in region_columns(spec, context)]
+    share = literal(1.0, Float) / placed.c.n_clusters
+    return select(placed.c.label, *unit, func.sum(share).label("value")).group_by(
+        placed.c.label, *unit
     )
 
 
@@ -69,6 +67,7 @@ KIND = QueryKind(
     version="2",
     top_level=True,
     redactor=redact_column("value"),
+    planner_settings=PLANNER_SETTINGS,
     index_columns=((UNIT_INDEX,),),
     example={
         "query_kind": "meaningful_locations_aggregate",

@@ -29,11 +29,11 @@ from flowcore.sql.context import BuildContext
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 from flowcore_meaningful.fields import ClusterFields, check_label
 from flowcore_meaningful.pipeline import (
-    contains_centre,
+    PLANNER_SETTINGS,
+    in_regions,
     materialized,
     meaningful_locations,
     region_columns,
-    regions_of,
     scored_clusters,
 )
 
@@ -94,21 +94,22 @@ def _od_matrix(
 ) -> Select[Any]:
     """Select label and region columns ``_from``/``_to`` and the fractional ``value``."""
     names = region_columns(spec, context)
-    origin_regions = regions_of(spec, context, "origin_regions")
-    destination_regions = regions_of(spec, context, "destination_regions")
-    share = literal(1.0, Float) / (origins.c.n_clusters * destinations.c.n_clusters)
+    origins_placed = in_regions(spec, context, origins, "origins")
+    destinations_placed = in_regions(spec, context, destinations, "destinations")
+    share = literal(1.0, Float) / (origins_placed.c.n_clusters * destinations_placed.c.n_clusters)
     grouped = [
-        origins.c.label.label("label_from"),
-        destinations.c.label.label("label_to"),
-        *(origin_regions.c[name].label(f"{name}_from") for name in names),
-        *(destination_regions.c[name].label(f"{name}_to") for name in names),
+        origins_placed.c.label.label("label_from"),
+        destinations_placed.c.label.label("label_to"),
+        *(origins_placed.c[name].label(f"{name}_from") for name in names),
+        *(destinations_placed.c[name].label(f"{name}_to") for name in names),
     ]
     return (
         select(*grouped, func.sum(share).label("value"))
-        .select_from(origins)
-        .join(destinations, origins.c.subscriber == destinations.c.subscriber)
-        .join(origin_regions, contains_centre(origin_regions, origins))
-        .join(destination_regions, contains_centre(destination_regions, destinations))
+        .join_from(
+            origins_placed,
+            destinations_placed,
+            origins_placed.c.subscriber == destinations_placed.c.subscriber,
+        )
         .group_by(*grouped)
     )
 
@@ -144,6 +145,7 @@ BETWEEN_LABELS_KIND = QueryKind(
     version="2",
     top_level=True,
     redactor=redact_column("value"),
+    planner_settings=PLANNER_SETTINGS,
     index_columns=(),
     example={
         "query_kind": "meaningful_locations_between_label_od_matrix",
@@ -162,6 +164,7 @@ BETWEEN_DATES_KIND = QueryKind(
     version="2",
     top_level=True,
     redactor=redact_column("value"),
+    planner_settings=PLANNER_SETTINGS,
     index_columns=(),
     example={
         "query_kind": "meaningful_locations_between_dates_od_matrix",

@@ -58,14 +58,24 @@ from flowcore.sql.tables import cells, sites
 from flowcore_meaningful.fields import UNKNOWN_LABEL, ClusterFields, LabelShape
 
 __all__ = [
+    "PLANNER_SETTINGS",
     "site_visits",
     "cluster_members",
     "scored_clusters",
     "meaningful_locations",
     "materialized",
     "regions_of",
+    "in_regions",
     "region_columns",
 ]
+
+
+#: Row estimates after the clustering function are far too low (one row where there are
+#: hundreds of thousands), so PostgreSQL would join labelled locations to each other and to
+#: their regions in nested loops, comparing every row with every other. With nested loops off
+#: it hashes the equality joins and keeps nested loops only where nothing else can work (the
+#: clustering function and the point-in-polygon index probes).
+PLANNER_SETTINGS = (("enable_nestloop", "off"),)
 
 
 def _score_lookup(scores: list[float], index: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -298,6 +308,32 @@ def regions_of(spec: ClusterFields, context: BuildContext, name: str) -> FromCla
 def region_columns(spec: ClusterFields, context: BuildContext) -> tuple[str, ...]:
     """Return the output columns of the spec's aggregation unit, e.g. ``("pcod",)``."""
     return context.unit_columns(spec.aggregation_unit)
+
+
+def in_regions(
+    spec: ClusterFields, context: BuildContext, locations: FromClause, name: str
+) -> FromClause:
+    """Return ``locations`` with the unit columns of the region that contains each centre.
+
+    Each distinct centre is tested once: a point-in-polygon test against detailed boundaries
+    costs far more than the join back, and many clusters share a centre (every cluster of one
+    site lies on that site).
+    """
+    regions = regions_of(spec, context, f"{name}_regions")
+    names = region_columns(spec, context)
+    centres = select(locations.c.lon, locations.c.lat).distinct().subquery(f"{name}_centres")
+    placed = materialized(
+        select(centres.c.lon, centres.c.lat, *(regions.c[column] for column in names)).join_from(
+            centres, regions, contains_centre(regions, centres)
+        ),
+        f"{name}_placed",
+    )
+    same_centre = and_(placed.c.lon == locations.c.lon, placed.c.lat == locations.c.lat)
+    return (
+        select(*locations.c, *(placed.c[column] for column in names))
+        .join_from(locations, placed, same_centre)
+        .subquery(f"{name}_in_regions")
+    )
 
 
 def contains_centre(regions: FromClause, locations: FromClause) -> ColumnElement[bool]:
