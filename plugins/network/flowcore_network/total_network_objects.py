@@ -1,8 +1,8 @@
 """``total_network_objects``: how many cells carried events, per location and period.
 
-Each event time is truncated to the ``total_by`` period (``date_trunc`` in UTC). A network object
-counts once per location and period, however many events it carried. Results are not redacted,
-as in FlowKit: they describe the network, not subscribers.
+Each event time is truncated to the ``total_by`` period in UTC, as ``date_trunc`` does in a UTC
+session. A network object counts once per location and period, however many events it carried.
+Results are not redacted, as in FlowKit: they describe the network, not subscribers.
 
 Through the API the network object is always the plain cell id of the event (``location_id``).
 The internal kind ``versioned_network_objects`` counts versioned cells (``location_id``,
@@ -13,6 +13,7 @@ but the Python API runs it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar, Literal
 
 import attrs
@@ -22,6 +23,7 @@ from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import Aggregate, QuerySpec
 from flowcore.model.fields import DateRangeFields, EventFilters, SpatialFields
 from flowcore.sql.context import BuildContext
+from flowcore_network.buckets import utc_bucket_start
 
 __all__ = [
     "PERIODS",
@@ -37,6 +39,16 @@ Period = Literal["second", "minute", "hour", "day", "month", "year"]
 #: The ``total_by`` periods from finest to coarsest.
 PERIODS: tuple[str, ...] = Period.__args__  # type: ignore[attr-defined]
 
+#: Width of the buckets events are counted in before they are located: the ``total_by`` period,
+#: or one day for months and years, because a cell's version is chosen by the event's date.
+_PRE_BUCKETS = {
+    "second": dt.timedelta(seconds=1),
+    "minute": dt.timedelta(minutes=1),
+    "hour": dt.timedelta(hours=1),
+    "day": dt.timedelta(days=1),
+    "month": dt.timedelta(days=1),
+    "year": dt.timedelta(days=1),
+}
 #: Columns that identify one network object after locating events at each network unit.
 _OBJECT_COLUMNS = {
     "cell": ("location_id",),
@@ -81,22 +93,30 @@ def build_total_network_objects(spec: NetworkObjectFields, context: BuildContext
         event_types=spec.event_types,
         hours=spec.hours,
         subscriber_subset=spec.subscriber_subset,
+    ).subquery("object_events")
+    # Reduce the events to one row per cell and bucket before locating them, so the join to the
+    # cell mapping and the truncation to the period run on thousands of rows, not millions.
+    # This is exact because a bucket never spans two dates, and locate() chooses the cell
+    # version by the date of ``datetime``, here the bucket start.
+    bucket = utc_bucket_start(events.c.datetime, _PRE_BUCKETS[spec.total_by])
+    cell_buckets = select(events.c.location_id, bucket.label("datetime")).group_by(
+        events.c.location_id, bucket
     )
     object_names = _OBJECT_COLUMNS[network_object]
     if network_object != "cell":
-        # Locate each event at its network object first. The object columns get new names, because
-        # a versioned cell's location_id would clash with the event's own location_id column.
-        at_object = context.locate(events, network_object).subquery("events_at_object")
-        events = select(
+        # Locate each bucket at its network object first. The object columns get new names,
+        # because a versioned cell's location_id would clash with the event's own location_id.
+        at_object = context.locate(cell_buckets, network_object).subquery("events_at_object")
+        cell_buckets = select(
             at_object.c.datetime,
             at_object.c.location_id,
             *(at_object.c[name].label(f"_object_{name}") for name in object_names),
         )
         object_names = tuple(f"_object_{name}" for name in object_names)
-    located = context.locate(events, spec).subquery("located_events")
+    located = context.locate(cell_buckets, spec).subquery("located_events")
 
     unit = [located.c[name] for name in context.unit_columns(spec)]
-    period_start = func.date_trunc(spec.total_by, located.c.datetime).label("datetime")
+    period_start = func.date_trunc(spec.total_by, located.c.datetime, "UTC").label("datetime")
     objects = (
         select(*unit, *(located.c[name] for name in object_names), period_start)
         .distinct()
