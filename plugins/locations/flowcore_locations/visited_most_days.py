@@ -18,6 +18,7 @@ from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import SubscriberLocations
 from flowcore.model.fields import DateRangeFields, EventFilters, Sampling, SpatialFields
 from flowcore.sql.context import BuildContext
+from flowcore_locations.per_cell import located_cell_counts
 
 __all__ = ["VisitedMostDays", "build_visited_most_days", "KIND"]
 
@@ -34,18 +35,19 @@ class VisitedMostDays(SubscriberLocations, SpatialFields, EventFilters, DateRang
 
 def build_visited_most_days(spec: VisitedMostDays, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and the unit columns of each subscriber's most visited location."""
-    events = context.located_events(spec, start=spec.start_date, end=spec.end_date).subquery()
+    cells = located_cell_counts(context, spec, start=spec.start_date, end=spec.end_date)
+    per_cell = cells.subquery("cells")
     unit = context.unit_columns(spec)
-    event_unit = [events.c[name] for name in unit]
+    cell_unit = [per_cell.c[name] for name in unit]
     visits = (
         select(
-            events.c.subscriber,
-            *event_unit,
-            func.count(cast(events.c.datetime, Date).distinct()).label("day_count"),
-            func.count().label("event_count"),
-            func.max(events.c.datetime).label("latest"),
+            per_cell.c.subscriber,
+            *cell_unit,
+            func.count(cast(per_cell.c.datetime, Date).distinct()).label("day_count"),
+            func.sum(per_cell.c.event_count).label("event_count"),
+            func.max(per_cell.c.datetime).label("latest"),
         )
-        .group_by(events.c.subscriber, *event_unit)
+        .group_by(per_cell.c.subscriber, *cell_unit)
         .subquery("location_days")
     )
     visit_unit = [visits.c[name] for name in unit]
