@@ -10,6 +10,7 @@ with flowcore.connect() as session:
 
 from __future__ import annotations
 
+import select as select_module
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -50,13 +51,17 @@ _RETURNED_AT = "flowcore_returned_at"
 def create_flowdb_engine(dsn: str) -> Engine:
     """Create a SQLAlchemy engine on FlowDB whose sessions compute dates in UTC.
 
-    A connection idle for more than ``PING_AFTER_IDLE_SECONDS`` is checked before use and
-    replaced if the server dropped it, as ``pool_pre_ping`` does for every checkout. A cached
-    query costs only two or three round trips, so a ping on each of them would be a large share.
+    A connection idle for more than ``PING_AFTER_IDLE_SECONDS``, or with unread input from
+    the server, is checked before use and replaced if the server dropped it, as
+    ``pool_pre_ping`` does for every checkout. A cached query costs only two or three round
+    trips, so a ping on each of them would be a large share.
     """
-    # NOTE: a connection that the server drops less than PING_AFTER_IDLE_SECONDS after its last
-    # use (on a restart) fails the first statement that uses it. SQLAlchemy then replaces it and
-    # every older connection of the pool.
+    # A connection that the server closed within PING_AFTER_IDLE_SECONDS of its last use (a
+    # terminated backend, a restart) has the server's goodbye waiting on its socket, and is
+    # pinged and replaced too.
+    # NOTE: a connection cut without a word from the server (a network failure) within that
+    # second fails the first statement that uses it. SQLAlchemy then replaces it and every
+    # older connection of the pool.
     from flowdb.config import sqlalchemy_url
 
     engine = create_engine(
@@ -70,7 +75,7 @@ def create_flowdb_engine(dsn: str) -> Engine:
 
 
 def _ping_idle_connections(engine: Engine) -> None:
-    """Ping a pooled connection on checkout when it has been idle for a while."""
+    """Ping a pooled connection on checkout when it was idle for a while or the server closed it."""
     dialect = engine.dialect
 
     def remember(dbapi_connection: Any, record: Any) -> None:
@@ -78,7 +83,12 @@ def _ping_idle_connections(engine: Engine) -> None:
 
     def ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         returned_at = record.info.get(_RETURNED_AT)
-        if returned_at is not None and time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+        idle = time.monotonic() - returned_at if returned_at is not None else None
+        if (
+            idle is not None
+            and idle < PING_AFTER_IDLE_SECONDS
+            and not _has_pending_input(dbapi_connection)
+        ):
             return
         try:
             dialect.do_ping(dbapi_connection)
@@ -89,6 +99,26 @@ def _ping_idle_connections(engine: Engine) -> None:
     event.listen(engine.pool, "connect", remember)
     event.listen(engine.pool, "checkin", remember)
     event.listen(engine.pool, "checkout", ping)
+
+
+def _has_pending_input(dbapi_connection: Any) -> bool:
+    """Return whether an idle connection has bytes to read, or its socket is gone.
+
+    An idle PostgreSQL connection seldom receives anything unasked (a notice or a changed
+    parameter at most). Input on it is usually the server's goodbye: a FATAL message, then end
+    of file, when the backend was terminated or the server shut down. Such a connection gets a
+    real ping, which also reads any harmless input. The check costs no round trip.
+    """
+    if getattr(dbapi_connection, "closed", False):
+        return True
+    try:
+        descriptor = dbapi_connection.fileno()
+    except (psycopg.Error, OSError):
+        # The driver no longer has a socket for this connection.
+        return True
+    poller = select_module.poll()
+    poller.register(descriptor, select_module.POLLIN | select_module.POLLPRI)
+    return bool(poller.poll(0))
 
 
 def connect(

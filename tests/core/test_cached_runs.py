@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import flowcore
+import flowcore.result
 import flowcore.session
 from flowcore.cache.reload import invalidate_reloaded_day
 from flowcore.hookspecs import hookimpl
@@ -262,3 +263,51 @@ def test_idle_connection_replaced_after_drop(dsn: str, monkeypatch: pytest.Monke
         assert second_pid != first_pid
     finally:
         engine.dispose()
+
+
+def _terminate_idle_connections(dsn: str) -> int:
+    """Terminate the idle connections to the database of ``dsn``; return how many went.
+
+    Connections that hold an advisory lock (an executor's liveness lock) are spared, and each
+    termination waits until the backend has exited.
+    """
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(a.pid, 5000) FROM pg_stat_activity AS a "
+            "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+            "AND a.state = 'idle' AND NOT EXISTS (SELECT 1 FROM pg_locks AS l "
+            "WHERE l.pid = a.pid AND l.locktype = 'advisory')"
+        ).fetchall()
+    return sum(1 for (terminated,) in rows if terminated)
+
+
+def test_dropped_connection_within_ping_window_replaced(session: Session, dsn: str) -> None:
+    """A pooled connection dropped less than a second after its last use is not handed out."""
+    expected = counts(session)
+    assert _terminate_idle_connections(dsn) >= 1
+
+    # No ping is due yet: every pooled connection was returned moments ago.
+    assert counts(session) == expected
+
+
+def test_stale_row_estimate_returns_every_row(session: Session) -> None:
+    """A result that grew past CHUNK_ROWS after ANALYZE still returns all its rows on a hit."""
+    counts(session)
+    query_id = session.query_id(SPEC)
+    extra = flowcore.result.CHUNK_ROWS + 5
+    with session.engine.begin() as connection:
+        # Rows added without ANALYZE, so the row estimate is still 2.
+        connection.execute(
+            sa.text(
+                f"INSERT INTO cache.x{query_id} (lon, lat, value) "
+                "SELECT 0.0, 0.0, n FROM generate_series(1, :extra) AS n"
+            ),
+            {"extra": extra},
+        )
+
+    result = session.run(SPEC)
+
+    rows = result.rows()
+    assert len(rows) == extra + 2
+    assert len(result) == extra + 2
+    assert sorted(value for _, _, value in rows)[-1] == extra
