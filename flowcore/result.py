@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import psycopg.errors
 from sqlalchemy import Engine, Select
+from sqlalchemy.exc import DBAPIError
+
+from flowcore.errors import QueryNotFoundError
 
 if TYPE_CHECKING:
     import pandas
@@ -21,7 +25,10 @@ class Result:
     """The rows of one completed query, read from its cache table.
 
     ``rows`` contains the rows when they were read together with the cache hit (a small cached
-    result). Without it, each iteration reads the rows lazily, in chunks.
+    result). Without it, each iteration reads the rows lazily, in chunks. The cache table can
+    be removed (evicted, invalidated, cleared) before an iteration starts. ``recompute`` then
+    returns a new result of the same spec, whose rows the iteration yields instead. Without
+    ``recompute`` the iteration raises QueryNotFoundError.
     """
 
     def __init__(
@@ -33,6 +40,7 @@ class Result:
         select: Select[Any],
         sql: Callable[[], str],
         rows: Sequence[tuple[Any, ...]] | None = None,
+        recompute: Callable[[], Result] | None = None,
     ) -> None:
         self.query_id = query_id
         self.query_kind = query_kind
@@ -40,6 +48,7 @@ class Result:
         self._select = select
         self._sql = sql
         self._rows = rows
+        self._recompute = recompute
         self.columns: list[str] = [c.name for c in select.selected_columns]
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
@@ -48,11 +57,22 @@ class Result:
             yield from self._rows
             return
         with self._engine.connect() as connection:
-            rows = connection.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
-                self._select
-            )
-            for row in rows:
-                yield tuple(row)
+            try:
+                rows = connection.execution_options(
+                    stream_results=True, yield_per=CHUNK_ROWS
+                ).execute(self._select)
+            except DBAPIError as error:
+                if not isinstance(error.orig, psycopg.errors.UndefinedTable):
+                    raise
+                rows = None
+            if rows is not None:
+                # The open transaction keeps a lock on the table, so a removal waits until the end.
+                for row in rows:
+                    yield tuple(row)
+                return
+        if self._recompute is None:
+            raise QueryNotFoundError(self.query_id)
+        yield from self._recompute()
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Return every row as a list of tuples."""

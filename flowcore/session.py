@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import select as select_module
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -213,7 +213,14 @@ class Session:
         returned without planning the spec again, and read at once when it is small.
         """
         spec = self.spec(data)
-        cached = self._cached_result(query_id(spec, self.registry), spec, redact=redact)
+
+        def recompute() -> Result:
+            # A streamed result whose table was removed before it was read is computed again.
+            return self.run(spec, redact=redact, timeout=timeout)
+
+        cached = self._cached_result(
+            query_id(spec, self.registry), spec, redact=redact, recompute=recompute
+        )
         if cached is not None:
             return cached
         identity = self.executor.submit(self.planner.plan(spec))
@@ -224,7 +231,7 @@ class Session:
             raise QueryCancelledError(identity)
         if state != "completed":
             raise TimeoutError(f"query {identity} is still {state} after {timeout} s")
-        return self._result(identity, spec, redact=redact)
+        return self._result(identity, spec, redact=redact, recompute=recompute)
 
     def result(self, query_id_: str, *, redact: bool = False) -> Result:
         """Return the result of a completed query by id."""
@@ -241,7 +248,9 @@ class Session:
             return kind.redactor(table, self.settings.redaction_threshold)
         return select(*(c for c in table.c if not c.name.startswith("_")))
 
-    def _cached_result(self, identity: str, spec: QuerySpec, *, redact: bool) -> Result | None:
+    def _cached_result(
+        self, identity: str, spec: QuerySpec, *, redact: bool, recompute: Callable[[], Result]
+    ) -> Result | None:
         """Touch a completed query's result as a run and a read, and return it (None on a miss).
 
         The same connection records the hit and reads a small result, so a warm run needs two
@@ -273,9 +282,18 @@ class Session:
             select=statement,
             sql=lambda: self.sql(spec),
             rows=rows,
+            recompute=recompute,
         )
 
-    def _result(self, identity: str, spec: QuerySpec, *, redact: bool) -> Result:
+    def _result(
+        self,
+        identity: str,
+        spec: QuerySpec,
+        *,
+        redact: bool,
+        recompute: Callable[[], Result] | None = None,
+    ) -> Result:
+        """Touch a completed query's result as a read and return it, to be read lazily."""
         if self.executor.state(identity) != "completed":
             raise QueryNotFoundError(identity)
         statement = self.release_select(identity, spec.query_kind, redact=redact)
@@ -286,6 +304,7 @@ class Session:
             engine=self.engine,
             select=statement,
             sql=lambda: self.sql(spec),
+            recompute=recompute,
         )
 
     # -- lifecycle -----------------------------------------------------------------------

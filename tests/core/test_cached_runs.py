@@ -15,6 +15,7 @@ import flowcore
 import flowcore.result
 import flowcore.session
 from flowcore.cache.reload import invalidate_reloaded_day
+from flowcore.errors import QueryNotFoundError
 from flowcore.hookspecs import hookimpl
 from flowcore.session import Session, create_flowdb_engine
 from flowcore.testing import insert_cells, insert_events
@@ -311,3 +312,32 @@ def test_stale_row_estimate_returns_every_row(session: Session) -> None:
     assert len(rows) == extra + 2
     assert len(result) == extra + 2
     assert sorted(value for _, _, value in rows)[-1] == extra
+
+
+def test_streamed_hit_removed_before_reading_recomputes(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large cached result removed between the run and its iteration is computed again."""
+    expected = counts(session)
+    query_id = session.query_id(SPEC)
+    # Results of more than one row are now left to stream when iterated.
+    monkeypatch.setattr(flowcore.session, "CHUNK_ROWS", 1)
+    result = session.run(SPEC)
+
+    removed = session.cache.invalidate(query_id)
+    rows = {(lon, lat): value for lon, lat, value in result.rows()}
+
+    assert removed == [query_id]
+    assert rows == expected
+    assert session.executor.state(query_id) == "completed"
+
+
+def test_result_by_id_removed_before_reading(session: Session) -> None:
+    """Iterating a result by id after its removal raises QueryNotFoundError, not a SQL error."""
+    counts(session)
+    query_id = session.query_id(SPEC)
+    result = session.result(query_id)
+    session.cache.invalidate(query_id)
+
+    with pytest.raises(QueryNotFoundError, match=query_id):
+        result.rows()
