@@ -12,6 +12,9 @@ A result becomes features in one of two ways:
   location that appears at either end, with properties ``outflows`` and ``inflows`` mapping
   the other end's location to ``value``. For units with several columns the location key is
   the column values joined with commas (``"85.3,27.7"`` for lon-lat).
+
+Features are sorted (rows by all their columns, flows by location, with the keys of
+``outflows`` and ``inflows`` sorted too), so their ids and bytes do not depend on the plan.
 """
 
 from __future__ import annotations
@@ -119,8 +122,12 @@ def _join_on_unit(left: FromClause, right: FromClause, unit: AggregationUnit) ->
 def _row_features(release: Select[Any], unit: AggregationUnit, names: list[str]) -> FeatureSelect:
     result = release.subquery("result")
     geometry = _unit_geometry(unit)
-    statement = select(*result.c, *_geometry_columns(geometry.c.geom)).select_from(
-        result.outerjoin(geometry, _join_on_unit(result, geometry, unit))
+    # Ordered, because feature ids are row numbers and the join's row order would depend on
+    # the plan, which differs between a streamed read and a LIMITed one.
+    statement = (
+        select(*result.c, *_geometry_columns(geometry.c.geom))
+        .select_from(result.outerjoin(geometry, _join_on_unit(result, geometry, unit)))
+        .order_by(*result.c)
     )
     return FeatureSelect(statement, names)
 
@@ -141,6 +148,7 @@ def _flow_side(flows: FromClause, unit: AggregationUnit, end: str, other_end: st
             *(column.label(name) for column, name in zip(end_columns, unit.columns, strict=True)),
             # json_object_agg rejects a null key, which outer-joined flows can have.
             func.json_object_agg(other_key, flows.c.value)
+            .aggregate_order_by(other_key)
             .filter(other_key.is_not(None))
             .label(label),
         )
@@ -167,7 +175,9 @@ def _flow_features(release: Select[Any], unit: AggregationUnit) -> FeatureSelect
         .subquery("locations")
     )
     geometry = _unit_geometry(unit)
-    statement = select(*locations.c, *_geometry_columns(geometry.c.geom)).select_from(
-        locations.outerjoin(geometry, _join_on_unit(locations, geometry, unit))
+    statement = (
+        select(*locations.c, *_geometry_columns(geometry.c.geom))
+        .select_from(locations.outerjoin(geometry, _join_on_unit(locations, geometry, unit)))
+        .order_by(*(locations.c[name] for name in unit.columns))
     )
     return FeatureSelect(statement, [*unit.columns, "outflows", "inflows"])

@@ -1,0 +1,202 @@
+"""Cached results over HTTP: the one-chunk and streamed bodies, grants and removals around a hit.
+
+A result of at most ``CHUNK_ROWS`` rows by its row estimate is read with the cache hit and sent
+as one chunk. A larger one, or one without an estimate, is streamed. The tests switch a result
+between the two paths by setting its table's row estimate (``pg_class.reltuples``) as the
+superuser, so both paths serve the very same rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from api_helpers import RunningServer
+
+from flowcore.session import Session
+from flowdb.testing import ScratchServer, database_of, dsn_with
+
+#: Seconds a test waits for a query to complete.
+WAIT_SECONDS = 120
+
+SPATIAL_ADMIN3 = {
+    "query_kind": "spatial_aggregate",
+    "locations": {
+        "query_kind": "daily_location",
+        "date": "2016-01-03",
+        "method": "last",
+        "aggregation_unit": "admin3",
+    },
+}
+SPATIAL_ADMIN2 = {
+    "query_kind": "spatial_aggregate",
+    "locations": {**SPATIAL_ADMIN3["locations"], "aggregation_unit": "admin2"},
+}
+FLOWS_ADMIN1 = {
+    "query_kind": "flows",
+    "from_location": {**SPATIAL_ADMIN3["locations"], "aggregation_unit": "admin1"},
+    "to_location": {
+        **SPATIAL_ADMIN3["locations"],
+        "date": "2016-01-04",
+        "aggregation_unit": "admin1",
+    },
+}
+ADMIN3_SCOPES = [
+    "admin3:spatial_aggregate:spatial_aggregate",
+    "admin3:spatial_aggregate:daily_location",
+]
+
+
+def _wait_completed(client: httpx.Client, query_id: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        response = client.get(f"/api/0/poll/{query_id}")
+        if response.status_code == 303:
+            return
+        if response.status_code != 202 or time.monotonic() > deadline:
+            pytest.fail(f"query {query_id} answered {response.status_code} {response.text}")
+        time.sleep(0.1)
+
+
+def _run_completed(client: httpx.Client, spec: dict[str, Any]) -> str:
+    response = client.post("/api/0/run", json=spec)
+    assert response.status_code == 202, response.text
+    query_id = str(response.json()["query_id"])
+    _wait_completed(client, query_id)
+    return query_id
+
+
+def _access_count(dsn: str, query_id: str) -> int:
+    with psycopg.connect(dsn) as connection:
+        row = connection.execute(
+            "SELECT access_count FROM cache.cached WHERE query_id = %s", (query_id,)
+        ).fetchone()
+    assert row is not None, f"query {query_id} is not stored"
+    return int(row[0])
+
+
+@pytest.fixture
+def client(api_server: RunningServer, universal_token: str) -> Iterator[httpx.Client]:
+    """An HTTP client on the test dataset's server with every scope."""
+    with api_server.client(universal_token) as http:
+        yield http
+
+
+@pytest.fixture
+def superuser_dsn(flowdb_server: ScratchServer, testdata_dsn: str) -> str:
+    """The superuser's DSN on the test dataset's database (to set row estimates)."""
+    return dsn_with(flowdb_server.admin_dsn, database=database_of(testdata_dsn))
+
+
+def _set_row_estimate(superuser_dsn: str, query_id: str, estimate: float) -> float:
+    """Set the row estimate of a result's table; return the previous one."""
+    with psycopg.connect(superuser_dsn, autocommit=True) as connection:
+        row = connection.execute(
+            "UPDATE pg_class AS c SET reltuples = %s FROM pg_class AS old "
+            "WHERE c.oid = %s::regclass AND old.oid = c.oid RETURNING old.reltuples",
+            (estimate, f"cache.x{query_id}"),
+        ).fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+@pytest.mark.parametrize(
+    ("spec", "extension"),
+    [
+        (SPATIAL_ADMIN3, "json"),
+        (SPATIAL_ADMIN3, "csv"),
+        (SPATIAL_ADMIN3, "geojson"),
+        (FLOWS_ADMIN1, "json"),
+        (FLOWS_ADMIN1, "geojson"),
+    ],
+    ids=["json", "csv", "geojson", "flows json", "flows geojson"],
+)
+def test_one_chunk_and_streamed_bodies_match(
+    client: httpx.Client, superuser_dsn: str, spec: dict[str, Any], extension: str
+) -> None:
+    query_id = _run_completed(client, spec)
+    path = f"/api/0/get/{query_id}.{extension}"
+
+    one_chunk = client.get(path)
+    estimate = _set_row_estimate(superuser_dsn, query_id, -1)
+    try:
+        streamed = client.get(path)
+    finally:
+        _set_row_estimate(superuser_dsn, query_id, estimate)
+
+    assert 0 <= estimate <= 2_000
+    assert one_chunk.status_code == 200
+    assert streamed.status_code == 200
+    assert one_chunk.headers["content-type"] == streamed.headers["content-type"]
+    assert one_chunk.headers["content-disposition"] == streamed.headers["content-disposition"]
+    assert one_chunk.headers.get("transfer-encoding") == "chunked"
+    assert streamed.headers.get("transfer-encoding") == "chunked"
+    assert len(one_chunk.content) > 100
+    assert one_chunk.content == streamed.content
+
+
+def test_small_cached_result_is_redacted(client: httpx.Client, python_session: Session) -> None:
+    query_id = _run_completed(client, SPATIAL_ADMIN3)
+    raw = python_session.run(SPATIAL_ADMIN3).to_dicts()
+    redacted = python_session.run(SPATIAL_ADMIN3, redact=True).to_dicts()
+
+    released = client.get(f"/api/0/get/{query_id}").json()["query_result"]
+
+    # The threshold removes some rows of this result, so redaction is visible.
+    assert len(redacted) < len(raw)
+    assert sorted(released, key=lambda row: row["pcod"]) == sorted(
+        redacted, key=lambda row: row["pcod"]
+    )
+
+
+def test_cached_query_refused_without_scope(
+    api_server: RunningServer,
+    client: httpx.Client,
+    make_token: Callable[..., str],
+    testdata_dsn: str,
+) -> None:
+    query_id = _run_completed(client, SPATIAL_ADMIN2)
+    before = _access_count(testdata_dsn, query_id)
+    token = make_token({"analyst": ["run", "get_result", *ADMIN3_SCOPES]})
+
+    with api_server.client(token) as narrow:
+        run = narrow.post("/api/0/run", json=SPATIAL_ADMIN2)
+        poll = narrow.get(f"/api/0/poll/{query_id}")
+        result = narrow.get(f"/api/0/get/{query_id}")
+        geojson = narrow.get(f"/api/0/get/{query_id}.geojson")
+
+    assert run.status_code == 403
+    assert run.json() == {"msg": "User claims verification failed"}
+    assert poll.status_code == 404
+    assert poll.json()["status"] == "awol"
+    assert result.status_code == 404
+    assert geojson.status_code == 404
+    # A refused request leaves the cache statistics alone.
+    assert _access_count(testdata_dsn, query_id) == before
+
+
+def test_cached_rounds_count_accesses(client: httpx.Client, testdata_dsn: str) -> None:
+    query_id = _run_completed(client, SPATIAL_ADMIN3)
+    before = _access_count(testdata_dsn, query_id)
+
+    run = client.post("/api/0/run", json=SPATIAL_ADMIN3)
+    poll = client.get(f"/api/0/poll/{query_id}")
+    result = client.get(f"/api/0/get/{query_id}")
+    geojson = client.get(f"/api/0/get/{query_id}.geojson")
+
+    assert run.status_code == 202
+    assert run.json() == {
+        "query_id": query_id,
+        "progress": {"eligible": 0, "queued": 0, "running": 0},
+    }
+    assert run.headers["location"] == f"/api/0/poll/{query_id}"
+    assert poll.status_code == 303
+    assert poll.headers["location"] == f"/api/0/get/{query_id}"
+    assert result.status_code == 200
+    assert geojson.status_code == 200
+    # One touch for the run and one per read; a poll touches nothing.
+    assert _access_count(testdata_dsn, query_id) == before + 3
