@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import attrs
 import psycopg.errors
-from sqlalchemy import Select
+from sqlalchemy import Connection, Result, Select
 from sqlalchemy.exc import DBAPIError
 
 from flowcore.errors import InvalidSpecError, QueryNotFoundError
@@ -113,7 +113,9 @@ class QueryService:
 
         One connection records the read and, for a result of at most ``chunk_rows`` rows by
         its ``ANALYZE`` estimate, reads the rows at once and returns them as a list of one
-        chunk. A larger result is returned as an iterator that streams it afterwards.
+        chunk. A larger result is returned as an iterator that streams it afterwards, on a
+        cursor opened before this returns: the open transaction then keeps a lock on the table,
+        so a removal waits until the iterator is exhausted or closed.
 
         Raises:
             QueryNotFoundError: when the query is no longer completed or its table was dropped
@@ -133,7 +135,33 @@ class QueryService:
                     raise
                 if len(rows) <= chunk_rows:
                     return [rows]
-        return self.stream_rows(select, chunk_rows)
+        return self._open_stream(query_id, select, chunk_rows)
+
+    def _open_stream(
+        self, query_id: str, select: Select[Any], chunk_rows: int
+    ) -> Iterator[Sequence[Any]]:
+        """Open a cursor on a stored result's SELECT and return an iterator over its chunks.
+
+        Raises:
+            QueryNotFoundError: when the result's table was dropped since it was looked up.
+        """
+        connection = self.session.engine.connect()
+        try:
+            result = connection.execution_options(
+                stream_results=True, yield_per=chunk_rows
+            ).execute(select)
+        except DBAPIError as error:
+            connection.close()
+            if isinstance(error.orig, psycopg.errors.UndefinedTable):
+                raise QueryNotFoundError(query_id) from None
+            raise
+        except BaseException:
+            connection.close()
+            raise
+        chunks = _chunks_then_close(connection, result)
+        # Started, so that closing or collecting it unstarted still closes the connection.
+        next(chunks)
+        return cast(Iterator[Sequence[Any]], chunks)
 
     def stream_rows(
         self, select: Select[Any], chunk_rows: int = CHUNK_ROWS
@@ -149,3 +177,15 @@ class QueryService:
         """Return every row of a small SELECT as mappings."""
         with self.session.engine.connect() as connection:
             return [dict(row) for row in connection.execute(select).mappings()]
+
+
+def _chunks_then_close(
+    connection: Connection, result: Result[Any]
+) -> Iterator[Sequence[Any] | None]:
+    """Yield None once (to start), then a streaming result's chunks; close both at the end."""
+    try:
+        yield None
+        yield from result.partitions()
+    finally:
+        result.close()
+        connection.close()

@@ -8,6 +8,8 @@ superuser, so both paths serve the very same rows.
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,8 +18,13 @@ import httpx
 import psycopg
 import pytest
 from api_helpers import RunningServer
+from flowcore_server.service import QueryService
 
+import flowcore
+from flowcore.errors import QueryNotFoundError
+from flowcore.hookspecs import hookimpl
 from flowcore.session import Session
+from flowcore.testing import insert_cells, insert_events
 from flowdb.testing import ScratchServer, database_of, dsn_with
 
 #: Seconds a test waits for a query to complete.
@@ -200,3 +207,97 @@ def test_cached_rounds_count_accesses(client: httpx.Client, testdata_dsn: str) -
     assert geojson.status_code == 200
     # One touch for the run and one per read; a poll touches nothing.
     assert _access_count(testdata_dsn, query_id) == before + 3
+
+
+# -- removals around a hit, on QueryService in this process ----------------------------------
+
+DAY = dt.date(2016, 1, 1)
+LON_LAT_SPEC = {
+    "query_kind": "spatial_aggregate",
+    "locations": {
+        "query_kind": "daily_location",
+        "date": DAY.isoformat(),
+        "method": "last",
+        "aggregation_unit": "lon-lat",
+        "event_types": ["calls"],
+    },
+}
+
+
+class RemoveOnHit:
+    """A plugin that runs an action once, on the next cache hit of a given access."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.access: str | None = None
+        self.action: Callable[[str], object] | None = None
+
+    @hookimpl
+    def flowcore_cache_event(
+        self, event: str, query_id: str, query_kind: str, details: dict[str, Any]
+    ) -> None:
+        """Run the pending action on a hit of the awaited access."""
+        if event != "hit":
+            return
+        with self.lock:
+            if self.action is None or details.get("access") != self.access:
+                return
+            action, self.action = self.action, None
+        action(query_id)
+
+
+@pytest.fixture
+def remover() -> RemoveOnHit:
+    """The plugin of one test."""
+    return RemoveOnHit()
+
+
+@pytest.fixture
+def service(fresh_dsn: str, remover: RemoveOnHit) -> Iterator[QueryService]:
+    """A query service on two cells and three subscribers' calls on DAY."""
+    insert_cells(
+        fresh_dsn,
+        [{"id": "c1", "lon": 85.0, "lat": 27.0}, {"id": "c2", "lon": 86.0, "lat": 28.0}],
+    )
+    calls = [
+        {"msisdn": msisdn, "datetime": f"{DAY} {hour:02d}:00:00", "location_id": cell}
+        for msisdn, hour, cell in [("a", 9, "c1"), ("b", 10, "c1"), ("c", 11, "c2")]
+    ]
+    insert_events(fresh_dsn, "calls", calls)
+    with flowcore.connect(fresh_dsn, plugins=[remover]) as session:
+        yield QueryService(session)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2_000], ids=["streamed", "one chunk"])
+def test_result_removed_after_read_hit(
+    service: QueryService, remover: RemoveOnHit, chunk_rows: int
+) -> None:
+    """A result removed between the read's hit and its first row is not found, not truncated."""
+    session = service.session
+    session.run(LON_LAT_SPEC)
+    query_id = session.query_id(LON_LAT_SPEC)
+    # Unredacted, because redaction would release none of these few subscribers.
+    release = session.release_select(query_id, "spatial_aggregate", redact=False)
+    remover.access = "read"
+    remover.action = session.cache.invalidate
+
+    with pytest.raises(QueryNotFoundError):
+        chunks = service.read_result(query_id, release, chunk_rows)
+        list(chunks)
+
+    assert remover.action is None
+    assert session.executor.state(query_id) == "known"
+
+
+def test_streamed_result_rows(service: QueryService) -> None:
+    """A result larger than one chunk streams every row, in chunks of ``chunk_rows``."""
+    session = service.session
+    expected = sorted(session.run(LON_LAT_SPEC).rows())
+    query_id = session.query_id(LON_LAT_SPEC)
+    release = session.release_select(query_id, "spatial_aggregate", redact=False)
+
+    chunks = list(service.read_result(query_id, release, 1))
+
+    assert len(expected) == 2
+    assert [len(chunk) for chunk in chunks] == [1, 1]
+    assert sorted(tuple(row) for chunk in chunks for row in chunk) == expected
