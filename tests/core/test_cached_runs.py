@@ -341,3 +341,30 @@ def test_result_by_id_removed_before_reading(session: Session) -> None:
 
     with pytest.raises(QueryNotFoundError, match=query_id):
         result.rows()
+
+
+def test_hits_while_another_session_clears(session: Session, dsn: str) -> None:
+    """Runs in two threads stay correct while a second session clears the cache repeatedly."""
+    expected = counts(session)
+    failures: list[BaseException] = []
+    answers: list[dict[tuple[float, float], int]] = []
+
+    def run_repeatedly() -> None:
+        try:
+            for _ in range(15):
+                answers.append(counts(session))
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run_repeatedly) for _ in range(2)]
+    with flowcore.connect(dsn) as clearer:
+        for thread in threads:
+            thread.start()
+        cleared = sum(clearer.cache.clear() for _ in range(5))
+        for thread in threads:
+            thread.join(timeout=120)
+
+    assert failures == []
+    assert len(answers) == 30
+    assert all(answer == expected for answer in answers)
+    assert cleared >= 1

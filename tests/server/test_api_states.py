@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import psycopg
 import pytest
 from api_helpers import RunningServer
 from sqlalchemy import text
@@ -275,3 +276,30 @@ def test_query_log_names_request_and_user(
     assert all(record["request_id"] == request_id for record in records)
     assert all(record["user"] == "tester" for record in records)
     assert all(record["query_kind"] == "test_sleep" for record in records)
+
+
+def test_terminated_connections_replaced(client: httpx.Client, scratch_dsn: str) -> None:
+    """Connections that the database dropped moments ago are replaced, not used."""
+    spec = _sleep_spec(0)
+    query_id = _run(client, spec)
+    _poll_until(client, query_id, lambda response: response.status_code == 303)
+    assert client.get(f"/api/0/get/{query_id}").status_code == 200
+    with psycopg.connect(scratch_dsn, autocommit=True) as admin:
+        # Executors' liveness connections hold advisory locks and are spared.
+        terminated = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid, 5000)) "
+            "FROM pg_stat_activity AS a WHERE a.datname = current_database() "
+            "AND a.pid <> pg_backend_pid() AND a.state = 'idle' AND NOT EXISTS ("
+            "SELECT 1 FROM pg_locks AS l WHERE l.pid = a.pid AND l.locktype = 'advisory')"
+        ).fetchone()
+
+    run = client.post("/api/0/run", json=spec)
+    poll = client.get(f"/api/0/poll/{query_id}")
+    result = client.get(f"/api/0/get/{query_id}")
+
+    assert terminated is not None
+    assert terminated[0] >= 1
+    assert run.status_code == 202
+    assert poll.status_code == 303
+    assert result.status_code == 200
+    assert result.json() == {"query_id": query_id, "query_result": [{"value": 1}]}
