@@ -51,16 +51,22 @@ _T = TypeVar("_T")
 
 # One round trip for a cache hit: checks that the query is completed, touches its result
 # :touches times (each touch_cache call is one access, evaluated in generate_series order) and
-# reads the row estimate that ANALYZE left when the result was stored.
+# reads the row estimate that ANALYZE left when the result was stored. The inner SELECT locks
+# the metadata row first, so access_count is the latest committed count (a concurrent touch is
+# waited for) and a row deleted meanwhile yields no row. The touches run above the lock.
 _TOUCH_COMPLETED = text(
-    "SELECT c.class AS query_kind, c.schema, c.tablename, c.access_count, "
+    "SELECT c.query_kind, c.schema, c.tablename, c.access_count, "
     "(SELECT array_agg(cache.touch_cache(c.query_id) ORDER BY n) "
     " FROM generate_series(1, CAST(:touches AS integer)) AS n) AS scores, "
     "(SELECT CAST(pc.reltuples AS bigint) FROM pg_catalog.pg_class AS pc "
     " WHERE pc.oid = to_regclass(quote_ident(c.schema) || '.' || quote_ident(c.tablename))) "
     "AS estimated_rows "
-    "FROM cache.cached AS c LEFT JOIN cache.query_states AS s ON s.query_id = c.query_id "
-    "WHERE c.query_id = :query_id AND coalesce(s.state, 'completed') = 'completed'"
+    "FROM (SELECT cached.query_id, cached.class AS query_kind, cached.schema, "
+    " cached.tablename, cached.access_count "
+    " FROM cache.cached AS cached "
+    " LEFT JOIN cache.query_states AS s ON s.query_id = cached.query_id "
+    " WHERE cached.query_id = :query_id AND coalesce(s.state, 'completed') = 'completed' "
+    " FOR UPDATE OF cached) AS c"
 )
 
 
@@ -293,8 +299,8 @@ class PostgresCacheBackend:
                 _TOUCH_COMPLETED, {"query_id": query_id, "touches": len(accesses)}
             ).first()
         except DBAPIError as error:
-            # Deleted by an invalidation or eviction that committed while this statement waited
-            # for the row: touch_cache raises no_data_found, which is a miss.
+            # The row lock turns a concurrent deletion into no row. Should touch_cache still
+            # miss the row, it raises no_data_found, which is a miss as well.
             if caused_by(error, psycopg.errors.NoDataFound):
                 connection.rollback()
                 return None

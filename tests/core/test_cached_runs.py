@@ -368,3 +368,25 @@ def test_hits_while_another_session_clears(session: Session, dsn: str) -> None:
     assert len(answers) == 30
     assert all(answer == expected for answer in answers)
     assert cleared >= 1
+
+
+def test_concurrent_hit_reports_its_access_count(
+    session: Session, recorder: HitRecorder, dsn: str
+) -> None:
+    """A hit that waited for another touch reports the access count after both."""
+    counts(session)
+    query_id = session.query_id(SPEC)
+    recorder.hits.clear()
+    with psycopg.connect(dsn) as other:
+        # Another process touches the result and keeps the row locked until it commits.
+        other.execute("SELECT cache.touch_cache(%s)", (query_id,))
+        waiting = threading.Thread(target=session.reuse, args=(query_id,))
+        waiting.start()
+        waiting.join(timeout=1)
+        assert waiting.is_alive()
+        other.commit()
+    waiting.join(timeout=30)
+
+    assert [details["access_count"] for _, details in recorder.hits] == [
+        access_row(session, query_id).access_count
+    ]
