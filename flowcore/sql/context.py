@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    DateTime,
+    Date,
     FromClause,
     Select,
     and_,
@@ -21,14 +21,11 @@ from sqlalchemy import (
     column,
     extract,
     false,
-    func,
     literal,
-    literal_column,
     null,
     or_,
     select,
     table,
-    text,
     union_all,
 )
 from sqlalchemy.sql import ColumnElement
@@ -211,16 +208,12 @@ class BuildContext:
             return select(
                 *kept, *(source.c[name] for name in unit.columns if name in source.c)
             ).where(source.c.location_id.is_not(None), source.c.location_id != "")
-        mapping = _with_service_bounds(unit.mapping(spatial_fields)).subquery(
-            f"cell_to_{unit.name.replace('-', '_')}"
-        )
-        # Service dates become UTC instants once per cell version, so each event is compared
-        # without a cast. The planner also estimates these range checks better than the casts,
-        # which moved location_event_counts to a parallel plan.
+        mapping = unit.mapping(spatial_fields).subquery(f"cell_to_{unit.name.replace('-', '_')}")
+        event_day = cast(source.c.datetime, Date)
         on = and_(
             mapping.c._cell_id == source.c.location_id,
-            source.c.datetime >= mapping.c._in_service_from,
-            source.c.datetime < mapping.c._in_service_until,
+            or_(mapping.c._valid_from.is_(None), mapping.c._valid_from <= event_day),
+            or_(mapping.c._valid_to.is_(None), event_day <= mapping.c._valid_to),
         )
         return select(*kept, *(mapping.c[name] for name in unit.columns)).join_from(
             source, mapping, on
@@ -270,29 +263,6 @@ class BuildContext:
             subscriber_subset=getattr(spec, "subscriber_subset", None),
             columns=columns,
         )
-
-
-def _with_service_bounds(mapping: Select[Any]) -> Select[Any]:
-    """Add a cell-version mapping's service dates as a half-open range of UTC instants.
-
-    ``_in_service_from`` is midnight UTC of ``_valid_from`` and ``_in_service_until`` midnight
-    UTC after ``_valid_to``, so an event is in service exactly when its UTC date lies within
-    the dates. A missing date is an open end (minus or plus infinity).
-    """
-    dates = mapping.subquery("cell_versions")
-    first_day = func.timezone("UTC", cast(dates.c._valid_from, DateTime))
-    day_after_last = func.timezone(
-        "UTC", cast(dates.c._valid_to, DateTime) + text("interval '1 day'")
-    )
-    return select(
-        *dates.c,
-        func.coalesce(first_day, literal_column("'-infinity'::timestamptz")).label(
-            "_in_service_from"
-        ),
-        func.coalesce(day_after_last, literal_column("'infinity'::timestamptz")).label(
-            "_in_service_until"
-        ),
-    )
 
 
 def _ceil_date(moment: dt.datetime) -> dt.date:
