@@ -57,8 +57,8 @@ class QueryKind:
     index_columns: tuple[tuple[str, ...], ...] = ()
     #: One example spec for the OpenAPI document.
     example: Mapping[str, Any] | None = None
-    #: PostgreSQL settings applied (SET LOCAL) while the result is computed, for plans whose
-    #: row estimates mislead the planner, e.g. (("enable_nestloop", "off"),).
+    #: PostgreSQL settings applied with SET LOCAL while the result is computed, for a query
+    #: whose row estimates mislead the planner. Example: (("enable_nestloop", "off"),).
     planner_settings: tuple[tuple[str, str], ...] = ()
     #: Distribution that registered the kind (set by the registry).
     distribution: str = ""

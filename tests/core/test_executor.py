@@ -257,7 +257,7 @@ def test_submit_stores_result(executor: Executor, engine: sa.Engine) -> None:
     assert "(value)" in indexes[0]
 
 
-def test_planner_settings_apply_to_compute(executor: Executor, engine: sa.Engine) -> None:
+def test_planner_settings_apply_locally(executor: Executor, engine: sa.Engine) -> None:
     settings = (("enable_nestloop", "off"), ("work_mem", "5MB"))
     plan = PlannedQuery(
         query_id=query_id_of("planner settings"),

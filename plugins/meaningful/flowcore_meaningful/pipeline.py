@@ -70,11 +70,11 @@ __all__ = [
 ]
 
 
-#: Row estimates after the clustering function are far too low (one row where there are
-#: hundreds of thousands), so PostgreSQL would join labelled locations to each other and to
-#: their regions in nested loops, comparing every row with every other. With nested loops off
-#: it hashes the equality joins and keeps nested loops only where nothing else can work (the
-#: clustering function and the point-in-polygon index probes).
+#: Planner settings of the meaningful-locations kinds. Row estimates after the clustering
+#: function are one row where there are hundreds of thousands. PostgreSQL then joins labelled
+#: locations in nested loops that compare every row with every other. With nested loops off,
+#: it hashes the equality joins and keeps nested loops only where nothing else works: the
+#: clustering function and the point-in-polygon index probes.
 PLANNER_SETTINGS = (("enable_nestloop", "off"),)
 
 
