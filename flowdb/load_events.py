@@ -1,8 +1,9 @@
 """Loading one day of events from a CSV file into its day partition.
 
-A day is built as a new table, filled with COPY, indexed and analysed. In the same transaction,
-the day's old partition (if any) is dropped, the new table is attached in its place, and the
-day is recorded as ingested. A failure anywhere rolls the whole transaction back, so queries
+A day is built as a new table, filled with COPY, indexed, analysed and counted per subscriber
+and cell (``flowdb.cell_days``). In the same transaction, the day's old partition (if any) is
+dropped, the new table is attached in its place, and the day is recorded as ingested and
+counted. A failure anywhere rolls the whole transaction back, so queries
 see either the old day or the new one, never a half-loaded day.
 """
 
@@ -16,6 +17,7 @@ import attrs
 import psycopg
 from psycopg import sql
 
+from flowdb.cell_days import count_day, mark_counted
 from flowdb.csv_staging import (
     FileColumn,
     ProgressCallback,
@@ -153,6 +155,7 @@ def _build_and_swap(
                 )
             )
         conn.execute(sql.SQL("ANALYZE {}").format(building))
+        count_day(conn, event_type.name, day_file.day, building)
 
         # Swaps on one event table take turns. Otherwise two loads, each holding a lock on the
         # parent, could each wait for the other's lock (a deadlock, which PostgreSQL aborts).
@@ -180,6 +183,7 @@ def _build_and_swap(
             )
         )
         record_ingested(conn, event_type.name, day_file.day)
+        mark_counted(conn, event_type.name, day_file.day)
         record_quality_checks(conn, event_type.name, day_file.day)
     return rows
 

@@ -29,6 +29,7 @@ import attrs
 import psycopg
 
 from flowcore.cache.reload import invalidate_reloaded_day
+from flowdb.cell_days import analyse_counts
 from flowdb.load_events import DayFile, load_day_file, parse_day_file_name
 from flowdb.load_geography import admin_level, load_layer_file
 from flowdb.load_infrastructure import INFRASTRUCTURE_TABLES, load_table_file
@@ -255,5 +256,8 @@ def load_directory(
                     reject(file, [LineError(None, f"loading failed: {message}")])
     finally:
         bar.close()
+    if report.day_rows:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            analyse_counts(conn)
     report.rejected.sort(key=lambda rejected: str(rejected.path))
     return report

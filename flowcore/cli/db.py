@@ -15,6 +15,7 @@ import psycopg
 from flowdb.cluster import ClusterError, LocalCluster
 from flowdb.config import ConfigError, flowcore_home, resolve_dsn
 from flowdb.migrate import MigrationError, migrate
+from flowdb.schema import EVENT_TYPES
 from flowdb.synth.cli import synth
 
 if TYPE_CHECKING:
@@ -162,6 +163,40 @@ def load(folder: Path, dsn: str | None, jobs: int | None) -> None:
     _print_load_report(report, elapsed)
     if not report.ok:
         sys.exit(1)
+
+
+@db.command(name="count-cell-days")
+@click.option("--dsn", default=None, help=_DSN_OPTION_HELP)
+@click.option(
+    "--event-type",
+    "event_types",
+    multiple=True,
+    type=click.Choice(sorted(EVENT_TYPES)),
+    help="Count only this event type (repeatable; default: every type).",
+)
+@click.option("--recount", is_flag=True, help="Count every ingested day again, not only new ones.")
+def count_cell_days(dsn: str | None, event_types: tuple[str, ...], recount: bool) -> None:
+    """Count events per subscriber, cell and day for ingested days that lack current counts.
+
+    `flowcore db load` and `flowcore db synth` count the days they write. Run this after
+    adding or changing days by other means (another ETL, or SQL), so location queries read the
+    counts instead of the events again.
+    """
+    from flowdb.cell_days import count_ingested_days
+
+    target = _resolve_or_exit(dsn)
+    try:
+        counted = count_ingested_days(target, event_types=event_types, recount=recount)
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot connect to the database: {error}") from error
+    if not counted:
+        click.echo("Every ingested day is counted.")
+        return
+    by_type: dict[str, list[date]] = {}
+    for cdr_type, day in counted:
+        by_type.setdefault(cdr_type, []).append(day)
+    for cdr_type, days in sorted(by_type.items()):
+        click.echo(f"Counted {cdr_type}: {_date_ranges(days)}")
 
 
 def _print_load_report(report: LoadReport, elapsed: float) -> None:

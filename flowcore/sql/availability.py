@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
-from flowcore.sql.tables import EVENT_TABLES, available_dates, available_tables
+from flowcore.sql.tables import EVENT_TABLES, available_dates, available_tables, counted_dates
 
 __all__ = ["Availability"]
 
 
 @attrs.frozen
 class Availability:
-    """A snapshot of ``available_tables`` and ``etl.available_dates`` taken when planning."""
+    """A snapshot of ``available_tables``, ``etl.available_dates`` and ``etl.counted_dates``."""
 
     #: Event types used when a spec leaves ``event_types`` null: tables with subscribers and
     #: counterparts (``calls`` and ``sms`` in a standard FlowDB).
     default_event_types: tuple[str, ...]
     dates: Mapping[str, frozenset[dt.date]]
+    #: Days whose events are also counted per subscriber and cell (``subscriber_cell_days``).
+    counted: Mapping[str, frozenset[dt.date]] = attrs.field(factory=dict)
 
     @classmethod
     def load(cls, connection: Connection) -> Availability:
@@ -31,15 +33,15 @@ class Availability:
             .order_by(available_tables.c.table_name)
         ).scalars()
         default_types = tuple(name for name in defaults if name in EVENT_TABLES)
-        by_type: dict[str, set[dt.date]] = {}
-        for cdr_type, cdr_date in connection.execute(
-            select(available_dates.c.cdr_type, available_dates.c.cdr_date)
-        ):
-            by_type.setdefault(cdr_type, set()).add(cdr_date)
         return cls(
             default_event_types=default_types,
-            dates={k: frozenset(v) for k, v in by_type.items()},
+            dates=_dates_by_type(connection, available_dates),
+            counted=_dates_by_type(connection, counted_dates),
         )
+
+    def all_counted(self, event_type: str, days: Iterable[dt.date]) -> bool:
+        """Return whether every one of ``days`` of ``event_type`` has per-cell counts."""
+        return set(days) <= self.counted.get(event_type, frozenset())
 
     def days_with_data(
         self, event_type: str, start: dt.datetime, end: dt.datetime
@@ -48,3 +50,11 @@ class Availability:
         first = start.date()
         last = (end - dt.timedelta(microseconds=1)).date()
         return sorted(d for d in self.dates.get(event_type, ()) if first <= d <= last)
+
+
+def _dates_by_type(connection: Connection, view: Table) -> dict[str, frozenset[dt.date]]:
+    """Read a (cdr_type, cdr_date) view into the dates of each event type."""
+    by_type: dict[str, set[dt.date]] = {}
+    for cdr_type, cdr_date in connection.execute(select(view.c.cdr_type, view.c.cdr_date)):
+        by_type.setdefault(cdr_type, set()).add(cdr_date)
+    return {name: frozenset(days) for name, days in by_type.items()}

@@ -37,7 +37,7 @@ from flowcore.model.base import QuerySpec
 from flowcore.model.fields import Hours, SpatialFields
 from flowcore.registry import Registry
 from flowcore.sql.availability import Availability
-from flowcore.sql.tables import EVENT_TABLES
+from flowcore.sql.tables import EVENT_TABLES, subscriber_cell_days
 
 __all__ = ["BuildContext", "EVENT_COLUMNS"]
 
@@ -178,6 +178,55 @@ class BuildContext:
         for name in extra:
             output.append(events.c[name].label(name) if name in events.c else null().label(name))
         return select(*output).where(*conditions)
+
+    def cell_day_counts(
+        self, spec: Any, *, start: dt.datetime, end: dt.datetime
+    ) -> Select[Any] | None:
+        """Return a spec's events counted per subscriber, cell and day, or None if not counted.
+
+        Rows are ``subscriber, location_id, event_count, datetime`` (the latest event), one per
+        event type, subscriber, cell and day. FlowDB counts whole days of every event, so the
+        counts serve only specs without an hour window or a direction, over whole days, and
+        only when every day with data in the range is counted; otherwise the caller reads
+        :meth:`spec_events`.
+        """
+        midnight = dt.time()
+        if start.time() != midnight or end.time() != midnight:
+            return None
+        if getattr(spec, "hours", None) is not None:
+            return None
+        if (getattr(spec, "direction", None) or "both") != "both":
+            return None
+        counted_types = []
+        for event_type in self.event_types(getattr(spec, "event_types", None)):
+            days = self.availability.days_with_data(event_type, start, end)
+            if not days:
+                continue
+            if not self.availability.all_counted(event_type, days):
+                return None
+            counted_types.append(event_type)
+        if not counted_types:
+            # spec_events raises the missing-data error that names the range.
+            return None
+        for event_type in counted_types:
+            self.reads.append(EventRead(event_type, start.date(), end.date()))
+        counts = subscriber_cell_days
+        conditions: list[ColumnElement[bool]] = [
+            counts.c.cdr_type.in_(counted_types),
+            counts.c.cdr_date >= start.date(),
+            counts.c.cdr_date < end.date(),
+        ]
+        subset = getattr(spec, "subscriber_subset", None)
+        if subset is not None:
+            conditions.append(
+                counts.c.msisdn.in_(select(self.registry_subset(subset).c.subscriber))
+            )
+        return select(
+            counts.c.msisdn.label("subscriber"),
+            counts.c.location_id,
+            counts.c.event_count,
+            counts.c.last_event.label("datetime"),
+        ).where(*conditions)
 
     def registry_subset(self, query_id: str) -> FromClause:
         """Return the stored result used as a subscriber subset."""

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+)
 
 __all__ = [
     "metadata",
@@ -14,6 +25,8 @@ __all__ = [
     "admin_tables",
     "available_tables",
     "available_dates",
+    "counted_dates",
+    "subscriber_cell_days",
 ]
 
 metadata = MetaData()
@@ -143,3 +156,25 @@ available_dates = Table(
     Column("cdr_date", Date),
     schema="etl",
 )
+
+subscriber_cell_days = Table(
+    "subscriber_cell_days",
+    metadata,
+    Column("cdr_type", Text),
+    Column("cdr_date", Date),
+    Column("msisdn", Text),
+    Column("location_id", Text),
+    Column("event_count", BigInteger),
+    Column("last_event", DateTime(timezone=True)),
+    schema="events",
+)
+"""Events per subscriber, cell and day of each event type, with the latest event's time."""
+
+counted_dates = Table(
+    "counted_dates",
+    metadata,
+    Column("cdr_type", Text),
+    Column("cdr_date", Date),
+    schema="etl",
+)
+"""Days whose ``subscriber_cell_days`` rows match their current ingestion."""

@@ -3,9 +3,11 @@
 Each (event type, day) is written into its own table ``events.<type>_YYYYMMDD`` that is not yet
 a partition: created, filled, indexed and analysed in one transaction, so PostgreSQL writes no
 WAL for it (``wal_level = minimal``) and several days build at once on separate connections.
+The same transaction counts the day's events per subscriber and cell (``flowdb.cell_days``).
 :func:`publish` then attaches every table to its parent, copies the staged cells, sites and TACs
-into ``infrastructure`` and records the days as ingested, all in one transaction: queries see
-either nothing or the whole dataset. :func:`drop_unpublished` removes the tables of a failed run.
+into ``infrastructure`` and records the days as ingested and counted, all in one transaction:
+queries see either nothing or the whole dataset. :func:`drop_unpublished` removes the tables
+and counts of a failed run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import attrs
 import psycopg
 from psycopg import sql
 
+from flowdb.cell_days import analyse_counts, count_day, discard_counts, mark_counted
 from flowdb.etl import record_ingested
 from flowdb.partitions import day_bounds, list_day_partitions
 from flowdb.quality import record_quality_checks
@@ -145,6 +148,7 @@ def _build_one(
             _create(conn, table)
             rows = fill(conn, table)
             _finish(conn, table)
+            count_day(conn, table.event_type, table.day, table.identifier)
             # Checked here, where days build in parallel; the records stay hidden from
             # etl.deduped_post_etl_queries until publish() marks the day ingested.
             record_quality_checks(conn, table.event_type, table.day)
@@ -197,6 +201,7 @@ def drop_unpublished(dsn: str, tables: Iterable[DayTable]) -> None:
                 "DELETE FROM etl.post_etl_queries WHERE cdr_type = %s AND cdr_date = %s",
                 (table.event_type, table.day),
             )
+            discard_counts(conn, table.event_type, table.day)
 
 
 def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
@@ -225,9 +230,11 @@ def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
             )
         for table in sorted(tables, key=lambda t: (t.event_type, t.day)):
             record_ingested(conn, table.event_type, table.day)
+            mark_counted(conn, table.event_type, table.day)
     for name in (*_INFRASTRUCTURE_TABLES, *sorted({t.event_type for t in tables})):
         schema = "infrastructure" if name in _INFRASTRUCTURE_TABLES else "events"
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, name)))
+    analyse_counts(conn)
 
 
 def _copy_staged(conn: psycopg.Connection, name: str) -> None:

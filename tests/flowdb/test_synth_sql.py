@@ -256,12 +256,15 @@ def test_failed_day_leaves_nothing_behind(fresh_dsn, monkeypatch) -> None:
     with psycopg.connect(fresh_dsn) as conn:
         leftovers = conn.execute(
             "SELECT relname FROM pg_class JOIN pg_namespace AS n ON n.oid = relnamespace "
-            "WHERE n.nspname = 'events' AND relkind = 'r'"
+            "WHERE n.nspname = 'events' AND relkind = 'r' "
+            "AND relname <> 'subscriber_cell_days'"
         ).fetchall()
+        counts = _one(conn, "SELECT count(*) FROM events.subscriber_cell_days")
         cells = _one(conn, "SELECT count(*) FROM infrastructure.cells")
         dates = _one(conn, "SELECT count(*) FROM etl.available_dates")
         checks = _one(conn, "SELECT count(*) FROM etl.post_etl_queries")
     assert leftovers == []
+    assert counts == (0,)
     assert cells == (0,)
     assert dates == (0,)
     assert checks == (0,)

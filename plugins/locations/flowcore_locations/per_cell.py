@@ -2,7 +2,9 @@
 
 Locating every event joins millions of rows to the cell-version mapping and sorts them. Most
 location rules only need, for each subscriber and cell, how many events there were and when
-the latest was, so builders aggregate first and locate the far fewer rows afterwards.
+the latest was, so builders aggregate first and locate the far fewer rows afterwards. FlowDB
+keeps these counts for whole days (``events.subscriber_cell_days``); specs that can use them
+read them instead of the events.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, Select, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Date, Select, cast, func, select
 
 from flowcore.sql.context import BuildContext
 
@@ -25,14 +27,21 @@ def located_cell_counts(
     Rows are per subscriber, cell and day, located at the spec's aggregation unit. The day is
     part of the key because the event's date chooses the cell version, and so the unit.
     """
-    events = context.spec_events(spec, start=start, end=end).subquery("events")
-    keys: list[Any] = [events.c.subscriber, events.c.location_id]
+    counts = context.cell_day_counts(spec, start=start, end=end)
+    event_count: ColumnElement[int]
+    if counts is not None:
+        rows = counts.subquery("cell_days")
+        event_count = cast(func.sum(rows.c.event_count), BigInteger)
+    else:
+        rows = context.spec_events(spec, start=start, end=end).subquery("events")
+        event_count = func.count()
+    keys: list[Any] = [rows.c.subscriber, rows.c.location_id]
     if end - start > dt.timedelta(days=1) or start.time() != dt.time():
-        keys.append(cast(events.c.datetime, Date))
+        keys.append(cast(rows.c.datetime, Date))
     per_cell = select(
-        events.c.subscriber,
-        events.c.location_id,
-        func.count().label("event_count"),
-        func.max(events.c.datetime).label("datetime"),
+        rows.c.subscriber,
+        rows.c.location_id,
+        event_count.label("event_count"),
+        func.max(rows.c.datetime).label("datetime"),
     ).group_by(*keys)
     return context.locate(per_cell, spec)

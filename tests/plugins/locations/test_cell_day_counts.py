@@ -1,0 +1,158 @@
+"""Location kinds read per-cell day counts when FlowDB has them, with the same results.
+
+The loader counts each day's events per subscriber and cell. Every spec here runs twice on a
+copy of the test dataset: once reading the counts, once reading the events after the days'
+completion records are removed. The hand-made world checks the day bound, ties and a day
+ingested again after it was counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from location_helpers import SpecRunner, add_calls, daily
+
+from flowdb.cell_days import count_ingested_days
+from flowdb.testing import ScratchServer, database_of
+
+SPECS: list[dict[str, Any]] = [
+    daily("2016-01-01"),
+    daily("2016-01-03", method="most-common"),
+    daily("2016-01-02", unit="lon-lat", method="most-common", event_types=["calls"]),
+    daily("2016-01-05", unit="admin2", event_types=["calls", "sms", "mds"]),
+    {
+        "query_kind": "most_frequent_location",
+        "start_date": "2016-01-02",
+        "end_date": "2016-01-05",
+        "aggregation_unit": "admin3",
+    },
+    {
+        "query_kind": "visited_most_days",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "aggregation_unit": "admin2",
+    },
+    {
+        "query_kind": "modal_location",
+        "locations": [daily(f"2016-01-0{day}", method="most-common") for day in (1, 2, 3)],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def counted_dsn(flowdb_server: ScratchServer, testdata_path: Path) -> Iterator[str]:
+    """DSN of a private copy of the test dataset, which the tests may change."""
+    dsn = flowdb_server.create_database(flowdb_server.testdata_template(testdata_path))
+    try:
+        yield dsn
+    finally:
+        flowdb_server.drop_database(database_of(dsn))
+
+
+def _forget_counts(dsn: str) -> None:
+    """Remove every day's completion record, so queries read the events again."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DELETE FROM etl.counted_days")
+
+
+def _sorted_rows(runner: SpecRunner, spec: dict[str, Any]) -> list[tuple[Any, ...]]:
+    runner.session.cache.clear()
+    return sorted(tuple(row.values()) for row in runner.rows(spec))
+
+
+def test_loaded_days_are_counted(counted_dsn: str) -> None:
+    with psycopg.connect(counted_dsn) as conn:
+        available = conn.execute(
+            "SELECT cdr_type, cdr_date FROM etl.available_dates ORDER BY 1, 2"
+        ).fetchall()
+        counted = conn.execute(
+            "SELECT cdr_type, cdr_date FROM etl.counted_dates ORDER BY 1, 2"
+        ).fetchall()
+    assert len(available) == 28
+    assert counted == available
+
+
+def test_counts_and_events_give_the_same_rows(counted_dsn: str) -> None:
+    runner = SpecRunner(counted_dsn)
+    try:
+        for spec in SPECS:
+            assert "subscriber_cell_days" in runner.session.sql(spec), spec
+        from_counts = [_sorted_rows(runner, spec) for spec in SPECS]
+        _forget_counts(counted_dsn)
+        for spec in SPECS:
+            assert "subscriber_cell_days" not in runner.session.sql(spec), spec
+        from_events = [_sorted_rows(runner, spec) for spec in SPECS]
+    finally:
+        runner.close()
+        count_ingested_days(counted_dsn)
+    for spec, counted_rows, event_rows in zip(SPECS, from_counts, from_events, strict=True):
+        assert counted_rows, spec
+        assert counted_rows == event_rows, spec
+
+
+def test_hour_windows_read_events(counted_dsn: str) -> None:
+    runner = SpecRunner(counted_dsn)
+    try:
+        night = daily("2016-01-01", hours={"start_hour": 20, "end_hour": 4})
+        assert "subscriber_cell_days" not in runner.session.sql(night)
+        assert "subscriber_cell_days" in runner.session.sql(daily("2016-01-01"))
+    finally:
+        runner.close()
+
+
+def test_world_edges_from_counts(world: SpecRunner, world_dsn: str) -> None:
+    add_calls(
+        world_dsn,
+        [
+            ("alice", "2016-01-01 23:00:00", "C1"),
+            ("alice", "2016-01-02 00:00:00", "C2"),
+            ("bob", "2016-01-02 00:00:00", "C3"),
+            # carol: one event in each of R1 and R2, at the same second: the smaller wins.
+            ("carol", "2016-01-02 10:00:00", "C2"),
+            ("carol", "2016-01-02 10:00:00", "C1"),
+            # dave: R3 twice, R1 three times, R3 latest.
+            ("dave", "2016-01-02 08:00:00", "C1"),
+            ("dave", "2016-01-02 09:00:00", "C1"),
+            ("dave", "2016-01-02 09:30:00", "C1"),
+            ("dave", "2016-01-02 11:00:00", "C3"),
+            ("dave", "2016-01-02 12:00:00", "C3"),
+        ],
+    )
+    assert count_ingested_days(world_dsn) == [
+        ("calls", dt.date(2016, 1, 1)),
+        ("calls", dt.date(2016, 1, 2)),
+    ]
+    last = daily("2016-01-02")
+    most_common = daily("2016-01-02", method="most-common")
+    assert "subscriber_cell_days" in world.session.sql(last)
+
+    assert world.locations(daily("2016-01-01")) == {"alice": "R1"}
+    assert world.locations(last) == {"alice": "R2", "bob": "R3", "carol": "R1", "dave": "R3"}
+    assert world.locations(most_common) == {
+        "alice": "R2",
+        "bob": "R3",
+        "carol": "R1",
+        "dave": "R1",
+    }
+
+
+def test_day_ingested_again_reads_its_events(world: SpecRunner, world_dsn: str) -> None:
+    add_calls(world_dsn, [("alice", "2016-01-02 08:00:00", "C1")])
+    count_ingested_days(world_dsn)
+    assert world.locations(daily("2016-01-02")) == {"alice": "R1"}
+
+    # Another writer adds a later event and records the day as ingested again.
+    add_calls(world_dsn, [("alice", "2016-01-02 20:00:00", "C2")])
+    world.session.cache.clear()
+    assert "subscriber_cell_days" not in world.session.sql(daily("2016-01-02"))
+    assert world.locations(daily("2016-01-02")) == {"alice": "R2"}
+
+    count_ingested_days(world_dsn)
+    world.session.cache.clear()
+    assert "subscriber_cell_days" in world.session.sql(daily("2016-01-02"))
+    assert world.locations(daily("2016-01-02")) == {"alice": "R2"}
