@@ -1,7 +1,7 @@
 """Loading one day of events from a CSV file into its day partition.
 
 A day is built as a new table, filled with COPY, indexed, analysed and counted per subscriber
-and cell (``flowdb.cell_days``). In the same transaction, the day's old partition (if any) is
+and cell (``flowdb.cell_counts``). In the same transaction, the day's old partition (if any) is
 dropped, the new table is attached in its place, and the day is recorded as ingested and
 counted. A failure anywhere rolls the whole transaction back, so queries
 see either the old day or the new one, never a half-loaded day.
@@ -17,7 +17,7 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from flowdb.cell_days import count_day, mark_counted
+from flowdb.cell_counts import count_day, mark_counted
 from flowdb.csv_staging import (
     FileColumn,
     ProgressCallback,

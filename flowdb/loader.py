@@ -29,7 +29,7 @@ import attrs
 import psycopg
 
 from flowcore.cache.reload import invalidate_reloaded_day
-from flowdb.cell_days import analyse_counts
+from flowdb.cell_counts import analyse_counts
 from flowdb.load_events import DayFile, load_day_file, parse_day_file_name
 from flowdb.load_geography import admin_level, load_layer_file
 from flowdb.load_infrastructure import INFRASTRUCTURE_TABLES, load_table_file

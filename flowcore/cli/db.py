@@ -165,7 +165,7 @@ def load(folder: Path, dsn: str | None, jobs: int | None) -> None:
         sys.exit(1)
 
 
-@db.command(name="count-cell-days")
+@db.command(name="count-events")
 @click.option("--dsn", default=None, help=_DSN_OPTION_HELP)
 @click.option(
     "--event-type",
@@ -175,14 +175,14 @@ def load(folder: Path, dsn: str | None, jobs: int | None) -> None:
     help="Count only this event type (repeatable; default: every type).",
 )
 @click.option("--recount", is_flag=True, help="Count every ingested day again, not only new ones.")
-def count_cell_days(dsn: str | None, event_types: tuple[str, ...], recount: bool) -> None:
+def count_events(dsn: str | None, event_types: tuple[str, ...], recount: bool) -> None:
     """Count events per subscriber, cell and day for ingested days that lack current counts.
 
     `flowcore db load` and `flowcore db synth` count the days they write. Run this after
     adding or changing days by other means (another ETL, or SQL), so location queries read the
     counts instead of the events again.
     """
-    from flowdb.cell_days import count_ingested_days
+    from flowdb.cell_counts import count_ingested_days
 
     target = _resolve_or_exit(dsn)
     try:

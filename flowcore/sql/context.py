@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Date,
@@ -37,7 +37,7 @@ from flowcore.model.base import QuerySpec
 from flowcore.model.fields import Hours, SpatialFields
 from flowcore.registry import Registry
 from flowcore.sql.availability import Availability
-from flowcore.sql.tables import EVENT_TABLES, subscriber_cell_days
+from flowcore.sql.tables import EVENT_TABLES, subscriber_cell_days, subscriber_cell_hours
 
 __all__ = ["BuildContext", "EVENT_COLUMNS"]
 
@@ -179,21 +179,23 @@ class BuildContext:
             output.append(events.c[name].label(name) if name in events.c else null().label(name))
         return select(*output).where(*conditions)
 
-    def cell_day_counts(
-        self, spec: Any, *, start: dt.datetime, end: dt.datetime
+    def cell_counts(
+        self, spec: Any, *, start: dt.datetime, end: dt.datetime, per: Literal["day", "hour"]
     ) -> Select[Any] | None:
-        """Return a spec's events counted per subscriber, cell and day, or None if not counted.
+        """Return a spec's events counted per subscriber, cell and day or hour; None if not counted.
 
-        Rows are ``subscriber, location_id, event_count, datetime`` (the latest event), one per
-        event type, subscriber, cell and day. FlowDB counts whole days of every event, so the
-        counts serve only specs without an hour window or a direction, over whole days, and
-        only when every day with data in the range is counted; otherwise the caller reads
-        :meth:`spec_events`.
+        Rows are ``subscriber, location_id, event_count`` and ``datetime``: the latest event
+        (``per="day"``) or the start of the UTC hour (``per="hour"``, which adds
+        ``last_event``), one per event type, subscriber, cell and day or hour. FlowDB counts
+        whole days of every event, so the counts serve only specs without a direction, over
+        whole days, and, per day, without an hour window; and only when every day with data in
+        the range is counted. Otherwise the caller reads :meth:`spec_events`.
         """
         midnight = dt.time()
         if start.time() != midnight or end.time() != midnight:
             return None
-        if getattr(spec, "hours", None) is not None:
+        hours = getattr(spec, "hours", None)
+        if hours is not None and per == "day":
             return None
         if (getattr(spec, "direction", None) or "both") != "both":
             return None
@@ -210,7 +212,7 @@ class BuildContext:
             return None
         for event_type in counted_types:
             self.reads.append(EventRead(event_type, start.date(), end.date()))
-        counts = subscriber_cell_days
+        counts = subscriber_cell_hours if per == "hour" else subscriber_cell_days
         conditions: list[ColumnElement[bool]] = [
             counts.c.cdr_type.in_(counted_types),
             counts.c.cdr_date >= start.date(),
@@ -221,12 +223,15 @@ class BuildContext:
             conditions.append(
                 counts.c.msisdn.in_(select(self.registry_subset(subset).c.subscriber))
             )
-        return select(
-            counts.c.msisdn.label("subscriber"),
-            counts.c.location_id,
-            counts.c.event_count,
-            counts.c.last_event.label("datetime"),
-        ).where(*conditions)
+        columns = [counts.c.msisdn.label("subscriber"), counts.c.location_id, counts.c.event_count]
+        if per == "hour":
+            window = hours_filter(counts.c.hour_start, hours)
+            if window is not None:
+                conditions.append(window)
+            columns += [counts.c.hour_start.label("datetime"), counts.c.last_event]
+        else:
+            columns.append(counts.c.last_event.label("datetime"))
+        return select(*columns).where(*conditions)
 
     def registry_subset(self, query_id: str) -> FromClause:
         """Return the stored result used as a subscriber subset."""

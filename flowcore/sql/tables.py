@@ -27,6 +27,7 @@ __all__ = [
     "available_dates",
     "counted_dates",
     "subscriber_cell_days",
+    "subscriber_cell_hours",
 ]
 
 metadata = MetaData()
@@ -157,6 +158,20 @@ available_dates = Table(
     schema="etl",
 )
 
+subscriber_cell_hours = Table(
+    "subscriber_cell_hours",
+    metadata,
+    Column("cdr_type", Text),
+    Column("cdr_date", Date),
+    Column("hour_start", DateTime(timezone=True)),
+    Column("msisdn", Text),
+    Column("location_id", Text),
+    Column("event_count", BigInteger),
+    Column("last_event", DateTime(timezone=True)),
+    schema="events",
+)
+"""Events per subscriber, cell and UTC hour of each event type, with the latest event's time."""
+
 subscriber_cell_days = Table(
     "subscriber_cell_days",
     metadata,
@@ -177,4 +192,4 @@ counted_dates = Table(
     Column("cdr_date", Date),
     schema="etl",
 )
-"""Days whose ``subscriber_cell_days`` rows match their current ingestion."""
+"""Days whose ``subscriber_cell_hours`` and ``subscriber_cell_days`` rows are current."""

@@ -3,7 +3,7 @@
 Each (event type, day) is written into its own table ``events.<type>_YYYYMMDD`` that is not yet
 a partition: created, filled, indexed and analysed in one transaction, so PostgreSQL writes no
 WAL for it (``wal_level = minimal``) and several days build at once on separate connections.
-The same transaction counts the day's events per subscriber and cell (``flowdb.cell_days``).
+The same transaction counts the day's events per subscriber and cell (``flowdb.cell_counts``).
 :func:`publish` then attaches every table to its parent, copies the staged cells, sites and TACs
 into ``infrastructure`` and records the days as ingested and counted, all in one transaction:
 queries see either nothing or the whole dataset. :func:`drop_unpublished` removes the tables
@@ -23,7 +23,7 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from flowdb.cell_days import analyse_counts, count_day, discard_counts, mark_counted
+from flowdb.cell_counts import analyse_counts, count_day, discard_counts, mark_counted
 from flowdb.etl import record_ingested
 from flowdb.partitions import day_bounds, list_day_partitions
 from flowdb.quality import record_quality_checks

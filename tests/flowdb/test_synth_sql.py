@@ -257,9 +257,13 @@ def test_failed_day_leaves_nothing_behind(fresh_dsn, monkeypatch) -> None:
         leftovers = conn.execute(
             "SELECT relname FROM pg_class JOIN pg_namespace AS n ON n.oid = relnamespace "
             "WHERE n.nspname = 'events' AND relkind = 'r' "
-            "AND relname <> 'subscriber_cell_days'"
+            "AND relname NOT IN ('subscriber_cell_hours', 'subscriber_cell_days')"
         ).fetchall()
-        counts = _one(conn, "SELECT count(*) FROM events.subscriber_cell_days")
+        counts = _one(
+            conn,
+            "SELECT (SELECT count(*) FROM events.subscriber_cell_hours) "
+            "+ (SELECT count(*) FROM events.subscriber_cell_days)",
+        )
         cells = _one(conn, "SELECT count(*) FROM infrastructure.cells")
         dates = _one(conn, "SELECT count(*) FROM etl.available_dates")
         checks = _one(conn, "SELECT count(*) FROM etl.post_etl_queries")

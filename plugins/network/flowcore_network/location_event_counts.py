@@ -137,6 +137,26 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
     # Events are grouped by the start of their bucket and labelled after grouping, because
     # date_bin costs a fraction of to_char and extract, which then run once per result row.
 
+    if spec.direction == "both" and spec.subscriber_subset is None and spec.interval != "min":
+        # FlowDB's per-hour counts hold every event of a subscriber at a cell in an hour in one
+        # row, so both the count and the release rule can read them instead of the events.
+        hour_counts = context.cell_counts(spec, start=start, end=end, per="hour")
+        if hour_counts is not None:
+            located = context.locate(hour_counts, spec).subquery("counted_hours")
+            located_unit = [located.c[name] for name in unit]
+            hour_bucket = utc_bucket_start(located.c.datetime, width).label("bucket")
+            from_hours = (
+                select(
+                    *located_unit,
+                    hour_bucket,
+                    cast(func.sum(located.c.event_count), BigInteger).label("value"),
+                    func.count(distinct(located.c.subscriber)).label(SUBSCRIBER_COUNT),
+                )
+                .group_by(*located_unit, hour_bucket)
+                .subquery("bucket_counts")
+            )
+            return _released_columns(from_hours, unit, spec.interval)
+
     if spec.direction == "both" and spec.subscriber_subset is None:
         # The release rule reads the same events as the count, so one pass computes both.
         counted = context.located_events(spec, start=start, end=end).subquery("counted_events")

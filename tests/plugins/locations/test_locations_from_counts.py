@@ -1,8 +1,8 @@
-"""Location kinds read per-cell day counts when FlowDB has them, with the same results.
+"""Location kinds read per-cell counts when FlowDB has them, with the same results.
 
-The loader counts each day's events per subscriber and cell. Every spec here runs twice on a
-copy of the test dataset: once reading the counts, once reading the events after the days'
-completion records are removed. The hand-made world checks the day bound, ties and a day
+The loader counts each day's events per subscriber, cell and hour or day. Every spec here runs
+twice on a copy of the test dataset: once reading the counts, once reading the events after the
+days' completion records are removed. The hand-made world checks the day bound, ties and a day
 ingested again after it was counted.
 """
 
@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from location_helpers import SpecRunner, add_calls, daily
 
-from flowdb.cell_days import count_ingested_days
+from flowdb.cell_counts import count_ingested_days
 from flowdb.testing import ScratchServer, database_of
 
 SPECS: list[dict[str, Any]] = [
@@ -40,6 +40,32 @@ SPECS: list[dict[str, Any]] = [
     {
         "query_kind": "modal_location",
         "locations": [daily(f"2016-01-0{day}", method="most-common") for day in (1, 2, 3)],
+    },
+    daily("2016-01-04", hours={"start_hour": 20, "end_hour": 4}),
+    {
+        "query_kind": "most_frequent_location",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-04",
+        "aggregation_unit": "admin2",
+        "hours": {"start_hour": 9, "end_hour": 17},
+        "event_types": ["calls"],
+    },
+    {
+        "query_kind": "location_event_counts",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-03",
+        "interval": "hour",
+        "direction": "both",
+        "aggregation_unit": "admin3",
+    },
+    {
+        "query_kind": "location_event_counts",
+        "start_date": "2016-01-02",
+        "end_date": "2016-01-05",
+        "interval": "day",
+        "aggregation_unit": "admin2",
+        "event_types": ["calls", "sms", "mds", "topups"],
+        "hours": {"start_hour": 22, "end_hour": 6},
     },
 ]
 
@@ -81,11 +107,11 @@ def test_counts_and_events_give_the_same_rows(counted_dsn: str) -> None:
     runner = SpecRunner(counted_dsn)
     try:
         for spec in SPECS:
-            assert "subscriber_cell_days" in runner.session.sql(spec), spec
+            assert "subscriber_cell_" in runner.session.sql(spec), spec
         from_counts = [_sorted_rows(runner, spec) for spec in SPECS]
         _forget_counts(counted_dsn)
         for spec in SPECS:
-            assert "subscriber_cell_days" not in runner.session.sql(spec), spec
+            assert "subscriber_cell_" not in runner.session.sql(spec), spec
         from_events = [_sorted_rows(runner, spec) for spec in SPECS]
     finally:
         runner.close()
@@ -95,14 +121,25 @@ def test_counts_and_events_give_the_same_rows(counted_dsn: str) -> None:
         assert counted_rows == event_rows, spec
 
 
-def test_hour_windows_read_events(counted_dsn: str) -> None:
+def test_hour_windows_read_hour_counts(counted_dsn: str) -> None:
     runner = SpecRunner(counted_dsn)
     try:
-        night = daily("2016-01-01", hours={"start_hour": 20, "end_hour": 4})
-        assert "subscriber_cell_days" not in runner.session.sql(night)
-        assert "subscriber_cell_days" in runner.session.sql(daily("2016-01-01"))
+        night = runner.session.sql(daily("2016-01-01", hours={"start_hour": 20, "end_hour": 4}))
+        whole_day = runner.session.sql(daily("2016-01-01"))
+        by_minute = runner.session.sql(
+            {
+                "query_kind": "location_event_counts",
+                "start_date": "2016-01-01",
+                "end_date": "2016-01-02",
+                "interval": "min",
+                "aggregation_unit": "admin3",
+            }
+        )
     finally:
         runner.close()
+    assert "subscriber_cell_hours" in night and "subscriber_cell_days" not in night
+    assert "subscriber_cell_days" in whole_day and "subscriber_cell_hours" not in whole_day
+    assert "subscriber_cell_" not in by_minute
 
 
 def test_world_edges_from_counts(world: SpecRunner, world_dsn: str) -> None:

@@ -1,4 +1,4 @@
-"""Per-cell day counts: written by the loader and the generator, replaced with their day."""
+"""Per-cell hour and day counts: written by the loader and the generator, replaced with the day."""
 
 from __future__ import annotations
 
@@ -10,31 +10,45 @@ import pytest
 from click.testing import CliRunner
 
 from flowcore.cli import main
-from flowdb.cell_days import count_ingested_days
+from flowdb.cell_counts import count_ingested_days
 from flowdb.loader import load_directory
 from flowdb.synth import SynthParams, generate
 
-# Counts made from the events, in the layout of events.subscriber_cell_days.
-COUNTS_FROM_EVENTS = """
-SELECT '{table}', datetime::date, msisdn, location_id, count(*), max(datetime)
-FROM events.{table}
-GROUP BY datetime::date, msisdn, location_id
-"""
+# Counts made from the events (in a UTC session), in the layout of the stored counts.
+COUNTS_FROM_EVENTS = {
+    "day": """
+        SELECT '{table}', datetime::date, msisdn, location_id, count(*), max(datetime)
+        FROM events.{table}
+        GROUP BY datetime::date, msisdn, location_id
+    """,
+    "hour": """
+        SELECT '{table}', datetime::date, date_trunc('hour', datetime), msisdn, location_id,
+            count(*), max(datetime)
+        FROM events.{table}
+        GROUP BY datetime::date, date_trunc('hour', datetime), msisdn, location_id
+    """,
+}
 
-STORED_COUNTS = """
-SELECT cdr_type, cdr_date, msisdn, location_id, event_count, last_event
-FROM events.subscriber_cell_days WHERE cdr_type = '{table}'
-"""
+STORED_COUNTS = {
+    "day": """
+        SELECT cdr_type, cdr_date, msisdn, location_id, event_count, last_event
+        FROM events.subscriber_cell_days WHERE cdr_type = '{table}'
+    """,
+    "hour": """
+        SELECT cdr_type, cdr_date, hour_start, msisdn, location_id, event_count, last_event
+        FROM events.subscriber_cell_hours WHERE cdr_type = '{table}'
+    """,
+}
 
 HEADER = "start_time,msisdn_counterpart,id,msisdn,location_id,outgoing,duration,tac\n"
 
 
-def _differences(dsn: str, table: str) -> tuple[int, int, int]:
+def _differences(dsn: str, table: str, per: str) -> tuple[int, int, int]:
     """Return rows only in the events' counts, rows only in the stored counts, stored rows."""
     with psycopg.connect(dsn) as conn:
         conn.execute("SET timezone TO 'UTC'")
-        expected = COUNTS_FROM_EVENTS.format(table=table)
-        stored = STORED_COUNTS.format(table=table)
+        expected = COUNTS_FROM_EVENTS[per].format(table=table)
+        stored = STORED_COUNTS[per].format(table=table)
         missing = conn.execute(f"SELECT count(*) FROM ({expected} EXCEPT {stored}) AS m").fetchone()
         extra = conn.execute(f"SELECT count(*) FROM ({stored} EXCEPT {expected}) AS x").fetchone()
         rows = conn.execute(f"SELECT count(*) FROM ({stored}) AS s").fetchone()
@@ -58,9 +72,10 @@ def _write_calls(folder: Path, lines: list[str]) -> None:
     (calls / "calls_20160101.csv").write_text(HEADER + "".join(f"{line}\n" for line in lines))
 
 
+@pytest.mark.parametrize("per", ["day", "hour"])
 @pytest.mark.parametrize("table", ["calls", "sms", "mds", "topups"])
-def test_loaded_counts_match_events(testdata_dsn: str, table: str) -> None:
-    missing, extra, rows = _differences(testdata_dsn, table)
+def test_loaded_counts_match_events(testdata_dsn: str, table: str, per: str) -> None:
+    missing, extra, rows = _differences(testdata_dsn, table, per)
     assert (missing, extra) == (0, 0)
     assert rows > 1000
 
@@ -93,7 +108,11 @@ def test_reloading_a_day_replaces_its_counts(fresh_dsn: str, tmp_path: Path) -> 
         second = conn.execute(
             "SELECT msisdn, location_id, event_count FROM events.subscriber_cell_days"
         ).fetchall()
+        second_hours = conn.execute(
+            "SELECT msisdn, location_id, event_count FROM events.subscriber_cell_hours"
+        ).fetchall()
     assert second == [("A", "C3", 1)]
+    assert second_hours == [("A", "C3", 1)]
     assert _counted_dates(fresh_dsn) == [("calls", date(2016, 1, 1))]
 
 
@@ -109,15 +128,15 @@ def test_command_counts_days_without_current_counts(fresh_dsn: str, tmp_path: Pa
     assert _counted_dates(fresh_dsn) == []
 
     runner = CliRunner()
-    first = runner.invoke(main, ["db", "count-cell-days", "--dsn", fresh_dsn])
+    first = runner.invoke(main, ["db", "count-events", "--dsn", fresh_dsn])
     assert first.exit_code == 0, first.output
     assert first.output == "Counted calls: 2016-01-01\n"
     assert _counted_dates(fresh_dsn) == [("calls", date(2016, 1, 1))]
 
-    again = runner.invoke(main, ["db", "count-cell-days", "--dsn", fresh_dsn])
+    again = runner.invoke(main, ["db", "count-events", "--dsn", fresh_dsn])
     assert again.output == "Every ingested day is counted.\n"
     recount = runner.invoke(
-        main, ["db", "count-cell-days", "--dsn", fresh_dsn, "--recount", "--event-type", "sms"]
+        main, ["db", "count-events", "--dsn", fresh_dsn, "--recount", "--event-type", "sms"]
     )
     assert recount.output == "Every ingested day is counted.\n"
     assert count_ingested_days(fresh_dsn, recount=True) == [("calls", date(2016, 1, 1))]
@@ -125,7 +144,7 @@ def test_command_counts_days_without_current_counts(fresh_dsn: str, tmp_path: Pa
 
 def test_unknown_event_type_is_rejected(fresh_dsn: str) -> None:
     result = CliRunner().invoke(
-        main, ["db", "count-cell-days", "--dsn", fresh_dsn, "--event-type", "voice"]
+        main, ["db", "count-events", "--dsn", fresh_dsn, "--event-type", "voice"]
     )
     assert result.exit_code == 2
     assert "'voice' is not one of" in result.output
@@ -145,9 +164,10 @@ def test_generated_days_are_counted(fresh_dsn: str) -> None:
     )
     generate(fresh_dsn, params)
     for table in ("calls", "sms", "mds"):
-        missing, extra, rows = _differences(fresh_dsn, table)
-        assert (missing, extra) == (0, 0), table
-        assert rows > 100, table
+        for per in ("day", "hour"):
+            missing, extra, rows = _differences(fresh_dsn, table, per)
+            assert (missing, extra) == (0, 0), (table, per)
+            assert rows > 100, (table, per)
     days = [date(2016, 1, 1), date(2016, 1, 2)]
     assert _counted_dates(fresh_dsn) == [
         (table, day) for table in ("calls", "mds", "sms") for day in days

@@ -1,10 +1,12 @@
-"""Events counted per subscriber, cell and day: writing the counts and marking them complete.
+"""Events counted per subscriber, cell and hour or day: writing them and marking them complete.
 
-``events.subscriber_cell_days`` holds, for each event type and day, one row per subscriber and
-cell with the number of events and the time of the latest. Location rules that need nothing
-else read it instead of the day's events. ``etl.counted_days`` records which ingestion of a day
-the counts were made from; queries use a day's counts only while that ingestion is the day's
-current one (the ``etl.counted_dates`` view), so counts never outlive the events they describe.
+``events.subscriber_cell_hours`` and ``events.subscriber_cell_days`` hold, for each event type
+and day, one row per subscriber, cell and hour (or day) with the number of events and the time
+of the latest. Queries that need nothing else read them instead of the day's events.
+``etl.counted_days`` records which ingestion of a day the counts were made from. Queries use a
+day's counts only while that ingestion is the day's current one (the ``etl.counted_dates``
+view). A day ingested again by another writer is therefore read from its events until it is
+counted again.
 """
 
 from __future__ import annotations
@@ -27,31 +29,43 @@ __all__ = [
 ]
 
 
+#: The start of an event's hour in UTC, whatever the session's time zone.
+_UTC_HOUR = sql.SQL("date_bin('1 hour', datetime, '2000-01-01 00:00:00+00')")
+
+
 def count_day(
     conn: psycopg.Connection, cdr_type: str, day: date, source: sql.Composable | None = None
 ) -> int:
-    """Replace the counts of one event type's day with counts of ``source``; return their rows.
+    """Replace the counts of one event type's day with counts of ``source``; return day rows.
 
     ``source`` is the day's table (a partition, or a table about to become one); by default the
-    event type's parent table, limited to the day. The counts are not used by queries until
-    :func:`mark_counted` runs for the day's ingestion.
+    event type's parent table, limited to the day. The day counts are made from the hour
+    counts. Neither is used by queries until :func:`mark_counted` runs for the day's ingestion.
     """
     parent = event_type(cdr_type).name
     start, end = day_bounds(day)
     discard_counts(conn, cdr_type, day)
+    # One statement: the day rows are summed from the hour rows as they are written.
     cursor = conn.execute(
         sql.SQL(
+            "WITH hours AS ("
+            "INSERT INTO events.subscriber_cell_hours "
+            "(cdr_type, cdr_date, hour_start, msisdn, location_id, event_count, last_event) "
+            "SELECT {cdr_type}, {day}, {hour}, msisdn, location_id, count(*), max(datetime) "
+            "FROM {source} WHERE datetime >= {start} AND datetime < {end} "
+            "GROUP BY {hour}, msisdn, location_id "
+            "RETURNING msisdn, location_id, event_count, last_event) "
             "INSERT INTO events.subscriber_cell_days "
             "(cdr_type, cdr_date, msisdn, location_id, event_count, last_event) "
-            "SELECT {cdr_type}, {day}, msisdn, location_id, count(*), max(datetime) "
-            "FROM {source} WHERE datetime >= {start} AND datetime < {end} "
-            "GROUP BY msisdn, location_id"
+            "SELECT {cdr_type}, {day}, msisdn, location_id, sum(event_count), max(last_event) "
+            "FROM hours GROUP BY msisdn, location_id"
         ).format(
             cdr_type=sql.Literal(cdr_type),
             day=sql.Literal(day),
             source=source if source is not None else sql.Identifier("events", parent),
             start=sql.Literal(start),
             end=sql.Literal(end),
+            hour=_UTC_HOUR,
         )
     )
     return cursor.rowcount
@@ -73,14 +87,18 @@ def discard_counts(conn: psycopg.Connection, cdr_type: str, day: date) -> None:
     conn.execute(
         "DELETE FROM etl.counted_days WHERE cdr_type = %s AND cdr_date = %s", (cdr_type, day)
     )
-    conn.execute(
-        "DELETE FROM events.subscriber_cell_days WHERE cdr_type = %s AND cdr_date = %s",
-        (cdr_type, day),
-    )
+    for table in ("subscriber_cell_hours", "subscriber_cell_days"):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE cdr_type = %s AND cdr_date = %s").format(
+                sql.Identifier("events", table)
+            ),
+            (cdr_type, day),
+        )
 
 
 def analyse_counts(conn: psycopg.Connection) -> None:
     """Refresh the planner's statistics of the counts after days were added or replaced."""
+    conn.execute("ANALYZE events.subscriber_cell_hours")
     conn.execute("ANALYZE events.subscriber_cell_days")
 
 
