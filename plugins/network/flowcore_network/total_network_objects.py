@@ -17,7 +17,7 @@ import datetime as dt
 from typing import Any, ClassVar, Literal
 
 import attrs
-from sqlalchemy import Select, func, select
+from sqlalchemy import FromClause, Select, func, select
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import Aggregate, QuerySpec
@@ -49,6 +49,8 @@ _PRE_BUCKETS = {
     "month": dt.timedelta(days=1),
     "year": dt.timedelta(days=1),
 }
+_ONE_DAY = dt.timedelta(days=1)
+
 #: Columns that identify one network object after locating events at each network unit.
 _OBJECT_COLUMNS = {
     "cell": ("location_id",),
@@ -84,21 +86,39 @@ class VersionedNetworkObjects(QuerySpec, NetworkObjectFields):
     network_object: Literal["versioned-cell", "versioned-site"]
 
 
+def _counted_events(
+    spec: NetworkObjectFields, context: BuildContext, width: dt.timedelta
+) -> FromClause | None:
+    """Return FlowDB's per-cell counts for buckets of ``width``, or None to read the events.
+
+    Rows of the day counts carry the day's latest event in ``datetime``, rows of the hour counts
+    the hour's start: either falls in the right bucket of one day or one hour.
+    """
+    if width < dt.timedelta(hours=1):
+        return None
+    per: Literal["day", "hour"] = "day" if width == _ONE_DAY and spec.hours is None else "hour"
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date, per=per)
+    return None if counts is None else counts.subquery("object_counts")
+
+
 def build_total_network_objects(spec: NetworkObjectFields, context: BuildContext) -> Select[Any]:
     """Select unit columns, ``value`` (distinct network objects) and ``datetime`` (period start)."""
     network_object = getattr(spec, "network_object", "cell")
-    events = context.events(
-        start=spec.start_date,
-        end=spec.end_date,
-        event_types=spec.event_types,
-        hours=spec.hours,
-        subscriber_subset=spec.subscriber_subset,
-    ).subquery("object_events")
+    width = _PRE_BUCKETS[spec.total_by]
+    events = _counted_events(spec, context, width)
+    if events is None:
+        events = context.events(
+            start=spec.start_date,
+            end=spec.end_date,
+            event_types=spec.event_types,
+            hours=spec.hours,
+            subscriber_subset=spec.subscriber_subset,
+        ).subquery("object_events")
     # Reduce the events to one row per cell and bucket before locating them, so the join to the
     # cell mapping and the truncation to the period run on thousands of rows, not millions.
     # This is exact because a bucket never spans two dates, and locate() chooses the cell
     # version by the date of ``datetime``, here the bucket start.
-    bucket = utc_bucket_start(events.c.datetime, _PRE_BUCKETS[spec.total_by])
+    bucket = utc_bucket_start(events.c.datetime, width)
     cell_buckets = select(events.c.location_id, bucket.label("datetime")).group_by(
         events.c.location_id, bucket
     )

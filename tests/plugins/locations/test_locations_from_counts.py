@@ -1,4 +1,4 @@
-"""Location kinds read per-cell counts when FlowDB has them, with the same results.
+"""Location and network kinds read per-cell counts when FlowDB has them, with the same results.
 
 The loader counts each day's events per subscriber, cell and hour or day. Every spec here runs
 twice on a copy of the test dataset: once reading the counts, once reading the events after the
@@ -66,6 +66,38 @@ SPECS: list[dict[str, Any]] = [
         "aggregation_unit": "admin2",
         "event_types": ["calls", "sms", "mds", "topups"],
         "hours": {"start_hour": 22, "end_hour": 6},
+    },
+    {
+        "query_kind": "total_network_objects",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "total_by": "day",
+        "aggregation_unit": "admin3",
+    },
+    {
+        "query_kind": "total_network_objects",
+        "start_date": "2016-01-02",
+        "end_date": "2016-01-04",
+        "total_by": "hour",
+        "aggregation_unit": "admin2",
+        "hours": {"start_hour": 9, "end_hour": 17},
+        "event_types": ["calls"],
+    },
+    {
+        "query_kind": "total_network_objects",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "total_by": "month",
+        "aggregation_unit": "admin1",
+        "hours": {"start_hour": 20, "end_hour": 4},
+    },
+    {
+        "query_kind": "versioned_network_objects",
+        "start_date": "2016-01-04",
+        "end_date": "2016-01-08",
+        "total_by": "day",
+        "network_object": "versioned-site",
+        "aggregation_unit": "admin3",
     },
 ]
 
