@@ -1,4 +1,4 @@
-"""Location and network kinds read per-cell counts when FlowDB has them, with the same results.
+"""Query kinds read FlowDB's per-cell counts when it has them, with the same results.
 
 The loader counts each day's events per subscriber, cell and hour or day. Every spec here runs
 twice on a copy of the test dataset: once reading the counts, once reading the events after the
@@ -15,10 +15,19 @@ from typing import Any
 
 import psycopg
 import pytest
+from flowcore_meaningful.examples import EXAMPLE_SCORES
 from location_helpers import SpecRunner, add_calls, daily
 
 from flowdb.cell_counts import count_ingested_days
 from flowdb.testing import ScratchServer, database_of
+
+MEANINGFUL_SCORING = {
+    "labels": EXAMPLE_SCORES["labels"],
+    "tower_day_of_week_scores": EXAMPLE_SCORES["tower_day_of_week_scores"],
+    "tower_hour_of_day_scores": EXAMPLE_SCORES["tower_hour_of_day_scores"],
+    "tower_cluster_radius": 1.0,
+    "tower_cluster_call_threshold": 0,
+}
 
 SPECS: list[dict[str, Any]] = [
     daily("2016-01-01"),
@@ -98,6 +107,24 @@ SPECS: list[dict[str, Any]] = [
         "total_by": "day",
         "network_object": "versioned-site",
         "aggregation_unit": "admin3",
+    },
+    {
+        "query_kind": "meaningful_locations_aggregate",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "aggregation_unit": "admin2",
+        "label": "work",
+        **MEANINGFUL_SCORING,
+    },
+    {
+        "query_kind": "meaningful_locations_between_label_od_matrix",
+        "start_date": "2016-01-02",
+        "end_date": "2016-01-06",
+        "aggregation_unit": "admin1",
+        "label_a": "home",
+        "label_b": "work",
+        "event_types": ["calls"],
+        **MEANINGFUL_SCORING,
     },
 ]
 
