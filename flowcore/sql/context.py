@@ -199,25 +199,25 @@ class BuildContext:
             return None
         if (getattr(spec, "direction", None) or "both") != "both":
             return None
-        counted_types = []
+        counted_days: dict[str, list[dt.date]] = {}
         for event_type in self.event_types(getattr(spec, "event_types", None)):
             days = self.availability.days_with_data(event_type, start, end)
             if not days:
                 continue
             if not self.availability.all_counted(event_type, days):
                 return None
-            counted_types.append(event_type)
-        if not counted_types:
+            counted_days[event_type] = days
+        if not counted_days:
             # spec_events raises the missing-data error that names the range.
             return None
-        for event_type in counted_types:
-            self.reads.append(EventRead(event_type, start.date(), end.date()))
         counts = subscriber_cell_hours if per == "hour" else subscriber_cell_days
-        conditions: list[ColumnElement[bool]] = [
-            counts.c.cdr_type.in_(counted_types),
-            counts.c.cdr_date >= start.date(),
-            counts.c.cdr_date < end.date(),
-        ]
+        # The days are listed one by one, so rows of a day that is not (or no longer) available
+        # and counted are never read.
+        per_type = []
+        for event_type, days in counted_days.items():
+            self.reads.append(EventRead(event_type, start.date(), end.date()))
+            per_type.append(and_(counts.c.cdr_type == event_type, counts.c.cdr_date.in_(days)))
+        conditions: list[ColumnElement[bool]] = [or_(*per_type)]
         subset = getattr(spec, "subscriber_subset", None)
         if subset is not None:
             conditions.append(

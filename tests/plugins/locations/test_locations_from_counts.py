@@ -252,3 +252,30 @@ def test_day_ingested_again_reads_its_events(world: SpecRunner, world_dsn: str) 
     world.session.cache.clear()
     assert "subscriber_cell_days" in world.session.sql(daily("2016-01-02"))
     assert world.locations(daily("2016-01-02")) == {"alice": "R2"}
+
+
+def test_counts_of_unavailable_days_are_ignored(world: SpecRunner, world_dsn: str) -> None:
+    add_calls(
+        world_dsn,
+        [
+            ("alice", "2016-01-02 08:00:00", "C1"),
+            ("alice", "2016-01-04 08:00:00", "C1"),
+        ],
+    )
+    count_ingested_days(world_dsn)
+    with psycopg.connect(world_dsn) as conn:
+        # Rows left by an interrupted writer for a day that was never ingested.
+        conn.execute(
+            "INSERT INTO events.subscriber_cell_days "
+            "(cdr_type, cdr_date, msisdn, location_id, event_count, last_event) "
+            "VALUES ('calls', '2016-01-03', 'alice', 'C2', 5, '2016-01-03 09:00:00+00')"
+        )
+    spec = {
+        "query_kind": "most_frequent_location",
+        "start_date": "2016-01-02",
+        "end_date": "2016-01-05",
+        "aggregation_unit": "admin3",
+    }
+
+    assert "subscriber_cell_days" in world.session.sql(spec)
+    assert world.locations(spec) == {"alice": "R1"}
