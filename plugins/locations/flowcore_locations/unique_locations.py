@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 from sqlalchemy import Select, select
@@ -27,7 +27,14 @@ class UniqueLocations(SubscriberLocationSet, SpatialFields, EventFilters, DateRa
 
 def build_unique_locations(spec: UniqueLocations, context: BuildContext) -> Select[Any]:
     """Select the distinct ``subscriber`` and unit-column pairs seen in the range."""
-    events = context.located_events(spec, start=spec.start_date, end=spec.end_date).subquery()
+    # FlowDB's per-cell counts have a row wherever a subscriber had an event at a cell on a
+    # day (or, with an hour window, in an hour), which is all this kind needs.
+    per: Literal["day", "hour"] = "day" if spec.hours is None else "hour"
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date, per=per)
+    if counts is not None:
+        events = context.locate(counts, spec).subquery("located_counts")
+    else:
+        events = context.located_events(spec, start=spec.start_date, end=spec.end_date).subquery()
     return select(
         events.c.subscriber, *(events.c[name] for name in context.unit_columns(spec))
     ).distinct()
