@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import Select, func
+from sqlalchemy import BigInteger, Select, cast, func
 
 from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
 from flowcore.model.fields import Direction, EventFilters
 from flowcore.sql.context import BuildContext
+from flowcore_network.counted_cells import counted_cells
 from flowcore_network.metric_fields import METRIC_INDEX, MetricFields, per_subscriber
 
 __all__ = ["EventCount", "build_event_count", "KIND"]
@@ -32,6 +33,12 @@ class EventCount(SubscriberMetric, MetricFields, EventFilters):
 
 def build_event_count(spec: EventCount, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and ``value``, the number of event rows."""
+    # The counts keep no direction, so only specs of both directions can read them. Rows at
+    # unknown cells are counted too, as they are in the events.
+    counts = counted_cells(context, spec, start=spec.start_date, end=spec.end_date)
+    if counts is not None:
+        rows = counts.subquery("counted_cells")
+        return per_subscriber(rows, cast(func.sum(rows.c.event_count), BigInteger))
     events = context.events(
         start=spec.start_date,
         end=spec.end_date,

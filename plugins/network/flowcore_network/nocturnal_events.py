@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import Float, Select, case, cast, extract, func, or_
+from sqlalchemy import ColumnElement, Float, Select, case, cast, extract, func, or_
 
 from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
 from flowcore.model.fields import ORDER_FREE, EventType, Hours, QueryId
 from flowcore.sql.context import BuildContext
+from flowcore_network.counted_cells import counted_cells
 from flowcore_network.metric_fields import METRIC_INDEX, MetricFields, per_subscriber
 
 __all__ = ["NocturnalEvents", "build_nocturnal_events", "KIND"]
@@ -36,16 +37,31 @@ class NocturnalEvents(SubscriberMetric, MetricFields):
 
 def build_nocturnal_events(spec: NocturnalEvents, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and ``value``, the percentage of events in ``night_hours``."""
+    counts = counted_cells(context, spec, start=spec.start_date, end=spec.end_date, hourly=True)
+    if counts is not None:
+        # All events of an hour row share its UTC hour. The share is the night events over
+        # all events, in the same float8 division that avg() of the 0/1 flags makes.
+        rows = counts.subquery("counted_hours")
+        night_hour = _at_night(spec, rows.c.datetime)
+        night_events = func.sum(case((night_hour, rows.c.event_count), else_=0))
+        share = cast(night_events, Float) / cast(func.sum(rows.c.event_count), Float) * 100.0
+        return per_subscriber(rows, share)
+
     events = context.events(
         start=spec.start_date,
         end=spec.end_date,
         event_types=spec.event_types,
         subscriber_subset=spec.subscriber_subset,
     ).subquery("timed_events")
-    hour = extract("hour", events.c.datetime)
-    at_night = or_(hour >= spec.night_hours.start_hour, hour < spec.night_hours.end_hour)
+    at_night = _at_night(spec, events.c.datetime)
     share = func.avg(cast(case((at_night, 1), else_=0), Float)) * 100.0
     return per_subscriber(events, share)
+
+
+def _at_night(spec: NocturnalEvents, moment: Any) -> ColumnElement[bool]:
+    """Return whether the UTC hour of ``moment`` is in the spec's night hours."""
+    hour = extract("hour", moment)
+    return or_(hour >= spec.night_hours.start_hour, hour < spec.night_hours.end_hour)
 
 
 KIND = QueryKind(

@@ -11,12 +11,13 @@ import datetime as dt
 from typing import Any, ClassVar, Literal
 
 import attrs
-from sqlalchemy import Float, Select, distinct, extract, func, literal
+from sqlalchemy import Float, FromClause, Select, distinct, extract, func, literal
 
 from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
 from flowcore.model.fields import EventFilters, Sampling
 from flowcore.sql.context import BuildContext
+from flowcore_network.counted_cells import counted_cells
 from flowcore_network.metric_fields import METRIC_INDEX, per_subscriber
 
 __all__ = ["TotalActivePeriods", "build_total_active_periods", "KIND"]
@@ -24,6 +25,9 @@ __all__ = ["TotalActivePeriods", "build_total_active_periods", "KIND"]
 PeriodUnit = Literal["days", "hours", "minutes"]
 
 SECONDS_PER_UNIT = {"days": 86_400, "hours": 3_600, "minutes": 60}
+
+_ONE_HOUR = dt.timedelta(hours=1)
+_ONE_DAY = dt.timedelta(days=1)
 
 
 def _at_least_one(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -55,18 +59,38 @@ class TotalActivePeriods(SubscriberMetric, EventFilters):
 
 def build_total_active_periods(spec: TotalActivePeriods, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and ``value``, the number of periods with an event."""
-    events = context.events(
-        start=spec.start_date,
-        end=spec.end_date(),
-        event_types=spec.event_types,
-        hours=spec.hours,
-        subscriber_subset=spec.subscriber_subset,
-    ).subquery("timed_events")
+    events = _counted_periods(spec, context)
+    if events is None:
+        events = context.events(
+            start=spec.start_date,
+            end=spec.end_date(),
+            event_types=spec.event_types,
+            hours=spec.hours,
+            subscriber_subset=spec.subscriber_subset,
+        ).subquery("timed_events")
     start = literal(spec.start_date.replace(tzinfo=dt.UTC))
     seconds = extract("epoch", events.c.datetime - start)
     period_seconds = literal(spec.period().total_seconds(), Float)
     period_index = func.floor(seconds / period_seconds)
     return per_subscriber(events, func.count(distinct(period_index)))
+
+
+def _counted_periods(spec: TotalActivePeriods, context: BuildContext) -> FromClause | None:
+    """Return FlowDB's per-cell counts when each of their rows falls in one period, else None.
+
+    The counts apply only from a UTC midnight, so every period boundary is a whole hour when
+    the period is whole hours, and a midnight when it is whole days. Each hour row then lies
+    within one period, and so does each day row. The row's ``datetime`` (the hour's start, or
+    the day's latest event) falls in the same period as every event it counts.
+    """
+    period = spec.period()
+    if period % _ONE_HOUR:
+        return None
+    daily = not period % _ONE_DAY
+    counts = counted_cells(
+        context, spec, start=spec.start_date, end=spec.end_date(), hourly=not daily
+    )
+    return None if counts is None else counts.subquery("counted_cells")
 
 
 KIND = QueryKind(
