@@ -19,7 +19,9 @@ from collections.abc import Sequence
 
 import attrs
 
+from flowdb import cell_counts
 from flowdb.synth import SynthParams, daytables, geography, python, sql
+from flowdb.testing import schema_fingerprint
 
 __all__ = ["BenchDataset", "SIZES", "datasets_for"]
 
@@ -37,12 +39,13 @@ class BenchDataset:
         return self.params.days
 
     def fingerprint(self) -> str:
-        """Return a short hash of the parameters and the generator's code.
+        """Return a short hash of the parameters, the generator's code and the migrations.
 
-        A stored dataset is reused only while both are unchanged.
+        A stored dataset is reused only while all of them are unchanged.
         """
         digest = hashlib.sha256(repr(self.params).encode())
-        for module in (sql, python, daytables, geography):
+        digest.update(schema_fingerprint().encode())
+        for module in (sql, python, daytables, geography, cell_counts):
             digest.update(inspect.getsource(module).encode())
         return digest.hexdigest()[:10]
 

@@ -1,8 +1,12 @@
-"""Events counted per subscriber, cell and hour or day: writing them and marking them complete.
+"""Events counted per subscriber, cell and hour or day: building, attaching and marking them.
 
 ``events.subscriber_cell_hours`` and ``events.subscriber_cell_days`` hold, for each event type
 and day, one row per subscriber, cell and hour (or day) with the number of events and the time
-of the latest. Queries that need nothing else read them instead of the day's events.
+of the latest. Queries that need nothing else read them instead of the day's events. Each
+(event type, day) has its own partition in each table, e.g.
+``events.subscriber_cell_hours_calls_20160101``. Like a day of events, a day's counts are built
+as standalone tables in one transaction (no WAL with ``wal_level = minimal``), then attached.
+
 ``etl.counted_days`` records which ingestion of a day the counts were made from. Queries use a
 day's counts only while that ingestion is the day's current one (the ``etl.counted_dates``
 view). A day ingested again by another writer is therefore read from its events until it is
@@ -12,7 +16,7 @@ counted again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 from psycopg import sql
@@ -21,54 +25,117 @@ from flowdb.partitions import day_bounds
 from flowdb.schema import event_type, partition_name
 
 __all__ = [
+    "COUNT_TABLES",
     "analyse_counts",
-    "count_day",
+    "attach_counts",
+    "build_counts",
     "count_ingested_days",
-    "discard_counts",
+    "counts_partition",
+    "drop_unattached_counts",
     "mark_counted",
 ]
 
+COUNT_TABLES = ("subscriber_cell_hours", "subscriber_cell_days")
+"""The count tables in ``events``, finest first."""
 
 #: The start of an event's hour in UTC, whatever the session's time zone.
 _UTC_HOUR = sql.SQL("date_bin('1 hour', datetime, '2000-01-01 00:00:00+00')")
 
 
-def count_day(
-    conn: psycopg.Connection, cdr_type: str, day: date, source: sql.Composable | None = None
+def counts_partition(table: str, cdr_type: str, day: date) -> str:
+    """Return the unqualified name of a day's partition of a count table."""
+    return f"{table}_{cdr_type}_{day:%Y%m%d}"
+
+
+def _identifier(table: str, cdr_type: str, day: date, suffix: str) -> sql.Identifier:
+    return sql.Identifier("events", counts_partition(table, cdr_type, day) + suffix)
+
+
+def build_counts(
+    conn: psycopg.Connection,
+    cdr_type: str,
+    day: date,
+    source: sql.Composable | None = None,
+    *,
+    suffix: str = "",
 ) -> int:
-    """Replace the counts of one event type's day with counts of ``source``; return day rows.
+    """Build a day's hour and day counts as standalone tables; return the day rows.
 
     ``source`` is the day's table (a partition, or a table about to become one); by default the
-    event type's parent table, limited to the day. The day counts are made from the hour
-    counts. Neither is used by queries until :func:`mark_counted` runs for the day's ingestion.
+    event type's parent table, limited to the day. The tables are named after their partition
+    plus ``suffix``; :func:`attach_counts` makes them partitions.
     """
     parent = event_type(cdr_type).name
     start, end = day_bounds(day)
-    discard_counts(conn, cdr_type, day)
-    # One statement: the day rows are summed from the hour rows as they are written.
-    cursor = conn.execute(
+    hours, days = (_identifier(table, cdr_type, day, suffix) for table in COUNT_TABLES)
+    for table, target in zip(COUNT_TABLES, (hours, days), strict=True):
+        # The check matches the partition bounds, so ATTACH PARTITION skips its scan.
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {target} (LIKE {parent}, CHECK (cdr_type = {cdr_type} "
+                "AND cdr_date >= {day} AND cdr_date < {next_day}))"
+            ).format(
+                target=target,
+                parent=sql.Identifier("events", table),
+                cdr_type=sql.Literal(cdr_type),
+                day=sql.Literal(day),
+                next_day=sql.Literal(day + timedelta(days=1)),
+            )
+        )
+    conn.execute(
         sql.SQL(
-            "WITH hours AS ("
-            "INSERT INTO events.subscriber_cell_hours "
-            "(cdr_type, cdr_date, hour_start, msisdn, location_id, event_count, last_event) "
+            "INSERT INTO {hours} "
             "SELECT {cdr_type}, {day}, {hour}, msisdn, location_id, count(*), max(datetime) "
             "FROM {source} WHERE datetime >= {start} AND datetime < {end} "
-            "GROUP BY {hour}, msisdn, location_id "
-            "RETURNING msisdn, location_id, event_count, last_event) "
-            "INSERT INTO events.subscriber_cell_days "
-            "(cdr_type, cdr_date, msisdn, location_id, event_count, last_event) "
-            "SELECT {cdr_type}, {day}, msisdn, location_id, sum(event_count), max(last_event) "
-            "FROM hours GROUP BY msisdn, location_id"
+            "GROUP BY {hour}, msisdn, location_id"
         ).format(
+            hours=hours,
             cdr_type=sql.Literal(cdr_type),
             day=sql.Literal(day),
+            hour=_UTC_HOUR,
             source=source if source is not None else sql.Identifier("events", parent),
             start=sql.Literal(start),
             end=sql.Literal(end),
-            hour=_UTC_HOUR,
         )
     )
+    cursor = conn.execute(
+        sql.SQL(
+            "INSERT INTO {days} SELECT cdr_type, cdr_date, msisdn, location_id, "
+            "sum(event_count), max(last_event) FROM {hours} "
+            "GROUP BY cdr_type, cdr_date, msisdn, location_id"
+        ).format(days=days, hours=hours)
+    )
+    for target in (hours, days):
+        conn.execute(sql.SQL("ANALYZE {}").format(target))
     return cursor.rowcount
+
+
+def attach_counts(conn: psycopg.Connection, cdr_type: str, day: date, *, suffix: str = "") -> None:
+    """Attach a day's built count tables, replacing the partitions already there.
+
+    The counts are not read by queries until :func:`mark_counted` runs for the day.
+    """
+    next_day = day + timedelta(days=1)
+    for table in COUNT_TABLES:
+        final = counts_partition(table, cdr_type, day)
+        if suffix:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("events", final)))
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    _identifier(table, cdr_type, day, suffix), sql.Identifier(final)
+                )
+            )
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {parent} ATTACH PARTITION {table} "
+                "FOR VALUES FROM ({day}) TO ({next_day})"
+            ).format(
+                parent=sql.Identifier("events", f"{table}_{cdr_type}"),
+                table=sql.Identifier("events", final),
+                day=sql.Literal(day),
+                next_day=sql.Literal(next_day),
+            )
+        )
 
 
 def mark_counted(conn: psycopg.Connection, cdr_type: str, day: date) -> None:
@@ -82,24 +149,24 @@ def mark_counted(conn: psycopg.Connection, cdr_type: str, day: date) -> None:
     )
 
 
-def discard_counts(conn: psycopg.Connection, cdr_type: str, day: date) -> None:
-    """Delete one event type's day of counts and its completion record."""
-    conn.execute(
-        "DELETE FROM etl.counted_days WHERE cdr_type = %s AND cdr_date = %s", (cdr_type, day)
-    )
-    for table in ("subscriber_cell_hours", "subscriber_cell_days"):
-        conn.execute(
-            sql.SQL("DELETE FROM {} WHERE cdr_type = %s AND cdr_date = %s").format(
-                sql.Identifier("events", table)
-            ),
-            (cdr_type, day),
-        )
+def drop_unattached_counts(conn: psycopg.Connection, cdr_type: str, day: date) -> None:
+    """Drop a day's count tables that were built but never attached (a failed run)."""
+    for table in COUNT_TABLES:
+        name = counts_partition(table, cdr_type, day)
+        row = conn.execute(
+            "SELECT c.relispartition FROM pg_class AS c "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'events' AND c.relname = %s",
+            (name,),
+        ).fetchone()
+        if row is not None and not row[0]:
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("events", name)))
 
 
 def analyse_counts(conn: psycopg.Connection) -> None:
-    """Refresh the planner's statistics of the counts after days were added or replaced."""
-    conn.execute("ANALYZE events.subscriber_cell_hours")
-    conn.execute("ANALYZE events.subscriber_cell_days")
+    """Refresh the planner's statistics of the count tables after days were added or replaced."""
+    for table in COUNT_TABLES:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("events", table)))
 
 
 def count_ingested_days(
@@ -107,10 +174,10 @@ def count_ingested_days(
 ) -> list[tuple[str, date]]:
     """Count the ingested days whose counts are missing or stale (all of them with ``recount``).
 
-    Each day is counted and marked in its own transaction, under the same lock as a load of
-    that day. Returns the (event type, day) pairs counted, in order.
+    Each day is counted, attached and marked in its own transaction, under the same locks as
+    a load of that day. Returns the (event type, day) pairs counted, in order.
     """
-    wanted = {event_type(name).name for name in event_types}
+    selected = {event_type(name).name for name in event_types}
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET timezone TO 'UTC'")
         pending = conn.execute(
@@ -122,17 +189,21 @@ def count_ingested_days(
         ).fetchall()
         counted: list[tuple[str, date]] = []
         for cdr_type, day in pending:
-            if wanted and cdr_type not in wanted:
+            name = str(cdr_type)
+            if selected and name not in selected:
                 continue
             with conn.transaction():
-                # The same lock as a load of this day, so the counts match the events.
+                # The same locks as a load of this day, so the counts match the events and
+                # attaching takes turns with the loader's swaps.
                 conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                    (f"events.{partition_name(str(cdr_type), day)}",),
+                    (f"events.{partition_name(name, day)}",),
                 )
-                count_day(conn, str(cdr_type), day)
-                mark_counted(conn, str(cdr_type), day)
-            counted.append((str(cdr_type), day))
+                build_counts(conn, name, day, suffix="_new")
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"events.{name}",))
+                attach_counts(conn, name, day, suffix="_new")
+                mark_counted(conn, name, day)
+            counted.append((name, day))
         if counted:
             analyse_counts(conn)
     return counted

@@ -17,7 +17,7 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from flowdb.cell_counts import count_day, mark_counted
+from flowdb.cell_counts import attach_counts, build_counts, mark_counted
 from flowdb.csv_staging import (
     FileColumn,
     ProgressCallback,
@@ -155,7 +155,7 @@ def _build_and_swap(
                 )
             )
         conn.execute(sql.SQL("ANALYZE {}").format(building))
-        count_day(conn, event_type.name, day_file.day, building)
+        build_counts(conn, event_type.name, day_file.day, building, suffix="_new")
 
         # Swaps on one event table take turns. Otherwise two loads, each holding a lock on the
         # parent, could each wait for the other's lock (a deadlock, which PostgreSQL aborts).
@@ -182,6 +182,7 @@ def _build_and_swap(
                 sql.Literal(end),
             )
         )
+        attach_counts(conn, event_type.name, day_file.day, suffix="_new")
         record_ingested(conn, event_type.name, day_file.day)
         mark_counted(conn, event_type.name, day_file.day)
         record_quality_checks(conn, event_type.name, day_file.day)

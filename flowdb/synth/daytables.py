@@ -23,7 +23,13 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from flowdb.cell_counts import analyse_counts, count_day, discard_counts, mark_counted
+from flowdb.cell_counts import (
+    analyse_counts,
+    attach_counts,
+    build_counts,
+    drop_unattached_counts,
+    mark_counted,
+)
 from flowdb.etl import record_ingested
 from flowdb.partitions import day_bounds, list_day_partitions
 from flowdb.quality import record_quality_checks
@@ -148,7 +154,7 @@ def _build_one(
             _create(conn, table)
             rows = fill(conn, table)
             _finish(conn, table)
-            count_day(conn, table.event_type, table.day, table.identifier)
+            build_counts(conn, table.event_type, table.day, table.identifier)
             # Checked here, where days build in parallel; the records stay hidden from
             # etl.deduped_post_etl_queries until publish() marks the day ingested.
             record_quality_checks(conn, table.event_type, table.day)
@@ -190,7 +196,7 @@ def build_day_tables(
 
 
 def drop_unpublished(dsn: str, tables: Iterable[DayTable]) -> None:
-    """Drop the day tables that exist but are not attached to their parent (a failed run)."""
+    """Drop the day tables and counts that exist but are not attached (a failed run)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         for table in tables:
             attached = set(list_day_partitions(conn, table.event_type))
@@ -201,7 +207,7 @@ def drop_unpublished(dsn: str, tables: Iterable[DayTable]) -> None:
                 "DELETE FROM etl.post_etl_queries WHERE cdr_type = %s AND cdr_date = %s",
                 (table.event_type, table.day),
             )
-            discard_counts(conn, table.event_type, table.day)
+            drop_unattached_counts(conn, table.event_type, table.day)
 
 
 def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
@@ -228,6 +234,7 @@ def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
             conn.execute(
                 sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(table.identifier)
             )
+            attach_counts(conn, table.event_type, table.day)
         for table in sorted(tables, key=lambda t: (t.event_type, t.day)):
             record_ingested(conn, table.event_type, table.day)
             mark_counted(conn, table.event_type, table.day)

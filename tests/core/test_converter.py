@@ -163,4 +163,3 @@ def test_dates_at_calendar_edges_rejected(converter: SpecConverter, value: str) 
     assert messages(converter, {**DAILY, "date": value}) == [
         f"$.date: {value!r} is outside the supported range 0001-01-02 to 9999-12-30"
     ]
-

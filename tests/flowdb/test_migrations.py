@@ -178,7 +178,7 @@ def test_event_layout_matches_database(fresh_dsn, name) -> None:
     assert columns == python_layout
 
 
-def test_event_tables_partitioned_by_datetime(fresh_dsn) -> None:
+def test_event_tables_partitioned_by_day(fresh_dsn) -> None:
     with psycopg.connect(fresh_dsn) as conn:
         rows = dict(
             conn.execute(
@@ -189,7 +189,17 @@ def test_event_tables_partitioned_by_datetime(fresh_dsn) -> None:
             """
             ).fetchall()
         )
-    assert rows == {name: "RANGE (datetime)" for name in EVENT_TYPES}
+    counts = {f"subscriber_cell_{per}": "LIST (cdr_type)" for per in ("hours", "days")}
+    counts_by_day = {
+        f"subscriber_cell_{per}_{name}": "RANGE (cdr_date)"
+        for per in ("hours", "days")
+        for name in EVENT_TYPES
+    }
+    assert rows == {
+        **{name: "RANGE (datetime)" for name in EVENT_TYPES},
+        **counts,
+        **counts_by_day,
+    }
 
 
 def test_available_tables_rows(fresh_dsn) -> None:

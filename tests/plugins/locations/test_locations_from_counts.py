@@ -264,7 +264,12 @@ def test_counts_of_unavailable_days_are_ignored(world: SpecRunner, world_dsn: st
     )
     count_ingested_days(world_dsn)
     with psycopg.connect(world_dsn) as conn:
-        # Rows left by an interrupted writer for a day that was never ingested.
+        # Counts left for a day that was never ingested (or was withdrawn since).
+        conn.execute(
+            "CREATE TABLE events.subscriber_cell_days_calls_20160103 "
+            "PARTITION OF events.subscriber_cell_days_calls "
+            "FOR VALUES FROM ('2016-01-03') TO ('2016-01-04')"
+        )
         conn.execute(
             "INSERT INTO events.subscriber_cell_days "
             "(cdr_type, cdr_date, msisdn, location_id, event_count, last_event) "
