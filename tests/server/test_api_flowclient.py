@@ -139,6 +139,28 @@ def test_seed_kind_matches_python_api(name: str, connection: Any, python_session
     assert _rows(result.to_dict("records")) == _rows(expected.to_dicts())
 
 
+def test_network_objects_in_location_then_period_order(connection: Any) -> None:
+    spec = aggregates.total_network_objects_spec(
+        start_date="2016-01-01", end_date="2016-01-08", aggregation_unit="admin3"
+    )
+    result = flowclient.get_result(connection=connection, query_spec=spec, disable_progress=True)
+    keys = list(zip(result["pcod"], result["datetime"], strict=True))
+
+    assert len(keys) > 100
+    assert keys == sorted(keys)
+
+
+def test_introversion_in_descending_location_order(connection: Any) -> None:
+    spec = aggregates.location_introversion_spec(
+        start_date="2016-01-01", end_date="2016-01-08", aggregation_unit="admin2"
+    )
+    result = flowclient.get_result(connection=connection, query_spec=spec, disable_progress=True)
+    locations = list(result["pcod"])
+
+    assert len(locations) > 5
+    assert locations == sorted(locations, reverse=True)
+
+
 @pytest.mark.parametrize("name", ["spatial_aggregate of daily_location", "flows"])
 def test_redaction_drops_small_counts(name: str, connection: Any, python_session: Session) -> None:
     spec = SEED_SPECS[name]

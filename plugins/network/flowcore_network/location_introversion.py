@@ -77,11 +77,16 @@ def build_location_introversion(spec: LocationIntroversion, context: BuildContex
 
     grouped = [paired.c[name] for name in unit]
     introverted = func.sum(cast(paired.c.introverted, Integer))
-    return select(
-        *grouped,
-        (cast(introverted, Float) / func.count()).label("value"),
-        func.count(distinct(paired.c.subscriber)).label(SUBSCRIBER_COUNT),
-    ).group_by(*grouped)
+    # Stored, and so returned, in FlowKit's order: by location, descending.
+    return (
+        select(
+            *grouped,
+            (cast(introverted, Float) / func.count()).label("value"),
+            func.count(distinct(paired.c.subscriber)).label(SUBSCRIBER_COUNT),
+        )
+        .group_by(*grouped)
+        .order_by(*(column.desc() for column in grouped))
+    )
 
 
 KIND = QueryKind(

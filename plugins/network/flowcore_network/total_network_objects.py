@@ -143,8 +143,11 @@ def build_total_network_objects(spec: NetworkObjectFields, context: BuildContext
         .subquery("objects_per_period")
     )
     grouped_unit = [objects.c[name] for name in context.unit_columns(spec)]
-    return select(*grouped_unit, func.count().label("value"), objects.c.datetime).group_by(
-        *grouped_unit, objects.c.datetime
+    # Stored, and so returned, in FlowKit's order: by location, then period.
+    return (
+        select(*grouped_unit, func.count().label("value"), objects.c.datetime)
+        .group_by(*grouped_unit, objects.c.datetime)
+        .order_by(*grouped_unit, objects.c.datetime)
     )
 
 
