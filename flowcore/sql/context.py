@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Date,
@@ -180,23 +180,24 @@ class BuildContext:
         return select(*output).where(*conditions)
 
     def cell_counts(
-        self, spec: Any, *, start: dt.datetime, end: dt.datetime, per: Literal["day", "hour"]
+        self, spec: Any, *, start: dt.datetime, end: dt.datetime, hourly: bool = False
     ) -> Select[Any] | None:
-        """Return a spec's events counted per subscriber, cell and day or hour; None if not counted.
+        """Return a spec's events counted per subscriber and cell, or None if not counted.
 
-        Rows are ``subscriber, location_id, event_count`` and ``datetime``: the latest event
-        (``per="day"``) or the start of the UTC hour (``per="hour"``, which adds
-        ``last_event``), one per event type, subscriber, cell and day or hour. FlowDB counts
-        whole days of every event, so the counts serve only specs without a direction, over
-        whole days, and, per day, without an hour window; and only when every day with data in
-        the range is counted. Otherwise the caller reads :meth:`spec_events`.
+        Rows are ``subscriber, location_id, event_count, datetime, last_event``, one per event
+        type, subscriber, cell and day, or per UTC hour when ``hourly`` is set or the spec has
+        an hour window. ``datetime`` is the hour's start for hour rows and the latest event for
+        day rows, so it always has the date of the events counted. ``last_event`` is the time
+        of the latest event. FlowDB counts whole days of every event in both directions. So
+        the counts serve only specs over whole days without a direction, and only when every
+        day with data in the range is counted. Otherwise this returns None, and the caller
+        reads :meth:`spec_events`.
         """
         midnight = dt.time()
         if start.time() != midnight or end.time() != midnight:
             return None
         hours = getattr(spec, "hours", None)
-        if hours is not None and per == "day":
-            return None
+        hourly = hourly or hours is not None
         if (getattr(spec, "direction", None) or "both") != "both":
             return None
         counted_days: dict[str, list[dt.date]] = {}
@@ -210,7 +211,7 @@ class BuildContext:
         if not counted_days:
             # spec_events raises the missing-data error that names the range.
             return None
-        counts = subscriber_cell_hours if per == "hour" else subscriber_cell_days
+        counts = subscriber_cell_hours if hourly else subscriber_cell_days
         # The days are listed one by one, so rows of a day that is not (or no longer) available
         # and counted are never read.
         per_type = []
@@ -223,15 +224,18 @@ class BuildContext:
             conditions.append(
                 counts.c.msisdn.in_(select(self.registry_subset(subset).c.subscriber))
             )
-        columns = [counts.c.msisdn.label("subscriber"), counts.c.location_id, counts.c.event_count]
-        if per == "hour":
+        if hourly:
             window = hours_filter(counts.c.hour_start, hours)
             if window is not None:
                 conditions.append(window)
-            columns += [counts.c.hour_start.label("datetime"), counts.c.last_event]
-        else:
-            columns.append(counts.c.last_event.label("datetime"))
-        return select(*columns).where(*conditions)
+        moment = counts.c.hour_start if hourly else counts.c.last_event
+        return select(
+            counts.c.msisdn.label("subscriber"),
+            counts.c.location_id,
+            counts.c.event_count,
+            moment.label("datetime"),
+            counts.c.last_event,
+        ).where(*conditions)
 
     def registry_subset(self, query_id: str) -> FromClause:
         """Return the stored result used as a subscriber subset."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from flowcore.plugins import build_plugin_manager, load_registry
 from flowcore.registry import Registry
 from flowcore.session import Session
 from flowcore.settings import Settings
+from flowdb.testing import ScratchServer, database_of
 
 Runner = Callable[..., list[dict[str, Any]]]
 
@@ -56,3 +58,13 @@ def run_on() -> Iterator[Callable[[str], Runner]]:
     yield make
     for session in sessions.values():
         session.close()
+
+
+@pytest.fixture(scope="module")
+def counted_dsn(flowdb_server: ScratchServer, testdata_path: Path) -> Iterator[str]:
+    """DSN of a private copy of the test dataset, which the tests may change."""
+    dsn = flowdb_server.create_database(flowdb_server.testdata_template(testdata_path))
+    try:
+        yield dsn
+    finally:
+        flowdb_server.drop_database(database_of(dsn))

@@ -4,14 +4,14 @@ Locating every event joins millions of rows to the cell-version mapping and sort
 location rules only need, for each subscriber and cell, how many events there were and when
 the latest was, so builders aggregate first and locate the far fewer rows afterwards. FlowDB
 keeps these counts per day and per hour (``events.subscriber_cell_days`` and
-``subscriber_cell_hours``, the latter for specs with an hour window); specs that can use them
-read them instead of the events.
+``subscriber_cell_hours``, the latter for specs with an hour window). Specs that can use the
+counts read them instead of the events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Date, Select, cast, func, select
 
@@ -28,23 +28,15 @@ def located_cell_counts(
     Rows are per subscriber, cell and day, located at the spec's aggregation unit. The day is
     part of the key because the event's date chooses the cell version, and so the unit.
     """
-    per: Literal["day", "hour"] = "day" if getattr(spec, "hours", None) is None else "hour"
-    counts = context.cell_counts(spec, start=start, end=end, per=per)
-    event_count: ColumnElement[int]
+    counts = context.cell_counts(spec, start=start, end=end)
     if counts is not None:
         rows = counts.subquery("cell_counts")
-        if per == "hour":
-            # The latest event of each counted hour matters here, not the hour's start.
-            rows = select(
-                rows.c.subscriber,
-                rows.c.location_id,
-                rows.c.event_count,
-                rows.c.last_event.label("datetime"),
-            ).subquery("cell_hours")
-        event_count = cast(func.sum(rows.c.event_count), BigInteger)
+        event_count: ColumnElement[int] = cast(func.sum(rows.c.event_count), BigInteger)
+        latest = rows.c.last_event
     else:
         rows = context.spec_events(spec, start=start, end=end).subquery("events")
         event_count = func.count()
+        latest = rows.c.datetime
     keys: list[Any] = [rows.c.subscriber, rows.c.location_id]
     if end - start > dt.timedelta(days=1) or start.time() != dt.time():
         keys.append(cast(rows.c.datetime, Date))
@@ -52,6 +44,6 @@ def located_cell_counts(
         rows.c.subscriber,
         rows.c.location_id,
         event_count.label("event_count"),
-        func.max(rows.c.datetime).label("datetime"),
+        func.max(latest).label("datetime"),
     ).group_by(*keys)
     return context.locate(per_cell, spec)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import attrs
 from sqlalchemy import Select, select
@@ -29,8 +29,7 @@ def build_unique_locations(spec: UniqueLocations, context: BuildContext) -> Sele
     """Select the distinct ``subscriber`` and unit-column pairs seen in the range."""
     # FlowDB's per-cell counts have a row wherever a subscriber had an event at a cell on a
     # day (or, with an hour window, in an hour), which is all this kind needs.
-    per: Literal["day", "hour"] = "day" if spec.hours is None else "hour"
-    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date, per=per)
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date)
     if counts is not None:
         events = context.locate(counts, spec).subquery("located_counts")
     else:

@@ -118,7 +118,7 @@ def site_visits(
     those sums without reading the events, when the spec allows. A mean over a site is then
     the sum of these sums over the sum of the counts.
     """
-    hour_counts = context.cell_counts(spec, start=start, end=end, per="hour")
+    hour_counts = context.cell_counts(spec, start=start, end=end, hourly=True)
     if hour_counts is not None:
         # FlowDB's hour counts: every event of a row has the same hour, so the same score.
         events = hour_counts.subquery("events")

@@ -15,7 +15,6 @@ from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
 from flowcore.model.fields import Direction, EventFilters
 from flowcore.sql.context import BuildContext
-from flowcore_network.counted_cells import counted_cells
 from flowcore_network.metric_fields import METRIC_INDEX, MetricFields, per_subscriber
 
 __all__ = ["EventCount", "build_event_count", "KIND"]
@@ -35,7 +34,7 @@ def build_event_count(spec: EventCount, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and ``value``, the number of event rows."""
     # The counts keep no direction, so only specs of both directions can read them. Rows at
     # unknown cells are counted too, as they are in the events.
-    counts = counted_cells(context, spec, start=spec.start_date, end=spec.end_date)
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date)
     if counts is not None:
         rows = counts.subquery("counted_cells")
         return per_subscriber(rows, cast(func.sum(rows.c.event_count), BigInteger))

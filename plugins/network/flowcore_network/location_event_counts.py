@@ -140,7 +140,7 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
     if spec.direction == "both" and spec.subscriber_subset is None and spec.interval != "min":
         # FlowDB's per-hour counts hold every event of a subscriber at a cell in an hour in one
         # row, so both the count and the release rule can read them instead of the events.
-        hour_counts = context.cell_counts(spec, start=start, end=end, per="hour")
+        hour_counts = context.cell_counts(spec, start=start, end=end, hourly=True)
         if hour_counts is not None:
             located = context.locate(hour_counts, spec).subquery("counted_hours")
             located_unit = [located.c[name] for name in unit]

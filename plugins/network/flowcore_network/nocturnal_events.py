@@ -17,7 +17,6 @@ from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
 from flowcore.model.fields import ORDER_FREE, EventType, Hours, QueryId
 from flowcore.sql.context import BuildContext
-from flowcore_network.counted_cells import counted_cells
 from flowcore_network.metric_fields import METRIC_INDEX, MetricFields, per_subscriber
 
 __all__ = ["NocturnalEvents", "build_nocturnal_events", "KIND"]
@@ -37,7 +36,7 @@ class NocturnalEvents(SubscriberMetric, MetricFields):
 
 def build_nocturnal_events(spec: NocturnalEvents, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and ``value``, the percentage of events in ``night_hours``."""
-    counts = counted_cells(context, spec, start=spec.start_date, end=spec.end_date, hourly=True)
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date, hourly=True)
     if counts is not None:
         # All events of an hour row share its UTC hour. The share is the night events over
         # all events, in the same float8 division that avg() of the 0/1 flags makes.

@@ -17,7 +17,6 @@ from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
 from flowcore.model.fields import EventFilters, Sampling
 from flowcore.sql.context import BuildContext
-from flowcore_network.counted_cells import counted_cells
 from flowcore_network.metric_fields import METRIC_INDEX, per_subscriber
 
 __all__ = ["TotalActivePeriods", "build_total_active_periods", "KIND"]
@@ -87,9 +86,7 @@ def _counted_periods(spec: TotalActivePeriods, context: BuildContext) -> FromCla
     if period % _ONE_HOUR:
         return None
     daily = not period % _ONE_DAY
-    counts = counted_cells(
-        context, spec, start=spec.start_date, end=spec.end_date(), hourly=not daily
-    )
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date(), hourly=not daily)
     return None if counts is None else counts.subquery("counted_cells")
 
 

@@ -96,8 +96,9 @@ def _counted_events(
     """
     if width < dt.timedelta(hours=1):
         return None
-    per: Literal["day", "hour"] = "day" if width == _ONE_DAY and spec.hours is None else "hour"
-    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date, per=per)
+    counts = context.cell_counts(
+        spec, start=spec.start_date, end=spec.end_date, hourly=width != _ONE_DAY
+    )
     return None if counts is None else counts.subquery("object_counts")
 
 

@@ -16,7 +16,6 @@ from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
 from flowcore.model.fields import EventFilters, SpatialFields
 from flowcore.sql.context import BuildContext
-from flowcore_network.counted_cells import counted_cells
 from flowcore_network.metric_fields import METRIC_INDEX, MetricFields, per_subscriber
 
 __all__ = ["UniqueLocationCounts", "build_unique_location_counts", "KIND"]
@@ -32,7 +31,7 @@ class UniqueLocationCounts(SubscriberMetric, MetricFields, SpatialFields, EventF
 
 def build_unique_location_counts(spec: UniqueLocationCounts, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and ``value``, the number of distinct locations."""
-    counts = counted_cells(context, spec, start=spec.start_date, end=spec.end_date)
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date)
     if counts is not None:
         # A subscriber with any event at a cell in a day (or hour) has a count row there.
         events = context.locate(counts, spec).subquery("located_counts")

@@ -17,7 +17,6 @@ from flowcore.kinds import UNIT_INDEX, QueryKind, redact_column
 from flowcore.model.base import Aggregate
 from flowcore.model.fields import DateRangeFields, EventFilters, SpatialFields
 from flowcore.sql.context import BuildContext
-from flowcore_network.counted_cells import counted_cells
 
 __all__ = ["UniqueSubscriberCounts", "build_unique_subscriber_counts", "KIND"]
 
@@ -34,7 +33,7 @@ def build_unique_subscriber_counts(
     spec: UniqueSubscriberCounts, context: BuildContext
 ) -> Select[Any]:
     """Select unit columns and ``value``, the number of distinct subscribers."""
-    counts = counted_cells(context, spec, start=spec.start_date, end=spec.end_date)
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date)
     if counts is not None:
         # A subscriber with any event at a cell in a day (or hour) has a count row there.
         events = context.locate(counts, spec).subquery("located_counts")

@@ -9,17 +9,13 @@ ingested again after it was counted.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 from location_helpers import SpecRunner, add_calls, daily
 
 from flowdb.cell_counts import count_ingested_days
-from flowdb.testing import ScratchServer, database_of
 
 MEANINGFUL_SCORING = {
     "labels": EXAMPLE_SCORES["labels"],
@@ -129,16 +125,6 @@ SPECS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def counted_dsn(flowdb_server: ScratchServer, testdata_path: Path) -> Iterator[str]:
-    """DSN of a private copy of the test dataset, which the tests may change."""
-    dsn = flowdb_server.create_database(flowdb_server.testdata_template(testdata_path))
-    try:
-        yield dsn
-    finally:
-        flowdb_server.drop_database(database_of(dsn))
-
-
 def _forget_counts(dsn: str) -> None:
     """Remove every day's completion record, so queries read the events again."""
     with psycopg.connect(dsn) as conn:
@@ -196,8 +182,10 @@ def test_hour_windows_read_hour_counts(counted_dsn: str) -> None:
         )
     finally:
         runner.close()
-    assert "subscriber_cell_hours" in night and "subscriber_cell_days" not in night
-    assert "subscriber_cell_days" in whole_day and "subscriber_cell_hours" not in whole_day
+    assert "subscriber_cell_hours" in night
+    assert "subscriber_cell_days" not in night
+    assert "subscriber_cell_days" in whole_day
+    assert "subscriber_cell_hours" not in whole_day
     assert "subscriber_cell_" not in by_minute
 
 

@@ -8,7 +8,6 @@ floating-point values included.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,7 +17,6 @@ import flowcore
 from flowcore.session import Session
 from flowcore.settings import Settings
 from flowdb.cell_counts import count_ingested_days
-from flowdb.testing import ScratchServer, database_of
 
 #: Replaced by the query id of ``SUBSET_QUERY``, the subscribers located on 2016-01-03.
 SUBSET = "<subset>"
@@ -169,16 +167,6 @@ EVENT_SPECS: list[dict[str, Any]] = [
     ),
     ranged("nocturnal_events", "2016-01-01T12:00:00", "2016-01-02", night_hours=NIGHT),
 ]
-
-
-@pytest.fixture(scope="module")
-def counted_dsn(flowdb_server: ScratchServer, testdata_path: Path) -> Iterator[str]:
-    """DSN of a private copy of the test dataset, which the tests may change."""
-    dsn = flowdb_server.create_database(flowdb_server.testdata_template(testdata_path))
-    try:
-        yield dsn
-    finally:
-        flowdb_server.drop_database(database_of(dsn))
 
 
 @pytest.fixture
