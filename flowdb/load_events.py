@@ -156,6 +156,7 @@ def _build_and_swap(
             )
         conn.execute(sql.SQL("ANALYZE {}").format(building))
         build_counts(conn, event_type.name, day_file.day, building, suffix="_new")
+        record_quality_checks(conn, event_type.name, day_file.day, building)
 
         # Swaps on one event table take turns. Otherwise two loads, each holding a lock on the
         # parent, could each wait for the other's lock (a deadlock, which PostgreSQL aborts).
@@ -185,7 +186,6 @@ def _build_and_swap(
         attach_counts(conn, event_type.name, day_file.day, suffix="_new")
         record_ingested(conn, event_type.name, day_file.day)
         mark_counted(conn, event_type.name, day_file.day)
-        record_quality_checks(conn, event_type.name, day_file.day)
     return rows
 
 

@@ -157,7 +157,7 @@ def _build_one(
             build_counts(conn, table.event_type, table.day, table.identifier)
             # Checked here, where days build in parallel; the records stay hidden from
             # etl.deduped_post_etl_queries until publish() marks the day ingested.
-            record_quality_checks(conn, table.event_type, table.day)
+            record_quality_checks(conn, table.event_type, table.day, table.identifier)
     logger.info("built events.%s: %d rows", table.name, rows)
     return rows
 

@@ -34,3 +34,44 @@ def test_counterpart_check_only_where_column_exists(testdata_dsn: str) -> None:
             )
         }
     assert types == {"calls", "sms"}
+
+
+def test_checks_match_partition_rows(testdata_dsn: str) -> None:
+    # The plain aggregates, computed here for every loaded day of calls and SMS.
+    expected_sql = (
+        "SELECT count(*)::text, count(DISTINCT msisdn)::text, count(DISTINCT imei)::text, "
+        "count(DISTINCT imsi)::text, count(DISTINCT location_id)::text, "
+        "count(*) FILTER (WHERE coalesce(location_id, '') = '')::text, "
+        "count(*) FILTER (WHERE msisdn_counterpart IS NULL)::text, "
+        "min(datetime)::text, max(datetime)::text FROM events.{} WHERE datetime::date = %s"
+    )
+    names = (
+        "count_added_rows",
+        "count_msisdns",
+        "count_imeis",
+        "count_imsis",
+        "count_location_ids",
+        "count_null_location_ids",
+        "count_null_counterparts",
+        "earliest_timestamp",
+        "latest_timestamp",
+    )
+    with psycopg.connect(testdata_dsn) as conn:
+        conn.execute("SET timezone TO 'UTC'")
+        days = conn.execute(
+            "SELECT cdr_type::text, cdr_date FROM etl.available_dates "
+            "WHERE cdr_type IN ('calls', 'sms') ORDER BY 1, 2"
+        ).fetchall()
+        assert len(days) >= 10
+        for cdr_type, day in days:
+            expected = conn.execute(expected_sql.format(cdr_type), (day,)).fetchone()
+            recorded = dict(
+                conn.execute(
+                    "SELECT type_of_query_or_check, outcome FROM etl.deduped_post_etl_queries "
+                    "WHERE cdr_type = %s AND cdr_date = %s",
+                    (cdr_type, day),
+                ).fetchall()
+            )
+            assert {name: recorded[name] for name in names} == dict(
+                zip(names, expected or (), strict=True)
+            ), (cdr_type, day)
