@@ -15,7 +15,7 @@ counted again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
 import psycopg
@@ -23,10 +23,11 @@ from psycopg import sql
 
 from flowdb.partitions import day_bounds
 from flowdb.schema import event_type, partition_name
+from flowdb.statistics import refresh_parent_statistics
 
 __all__ = [
     "COUNT_TABLES",
-    "analyse_counts",
+    "affected_parents",
     "attach_counts",
     "build_counts",
     "count_ingested_days",
@@ -163,10 +164,17 @@ def drop_unattached_counts(conn: psycopg.Connection, cdr_type: str, day: date) -
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("events", name)))
 
 
-def analyse_counts(conn: psycopg.Connection) -> None:
-    """Refresh the planner's statistics of the count tables after days were added or replaced."""
-    for table in COUNT_TABLES:
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("events", table)))
+def affected_parents(days_per_type: Mapping[str, int]) -> dict[str, int]:
+    """Return the event and count tables that new days change, with the partitions each gained.
+
+    ``days_per_type`` maps event types to the days added or replaced. Event tables come first,
+    as they are the largest.
+    """
+    added = {f"events.{name}": days for name, days in days_per_type.items() if days}
+    total = sum(added.values())
+    if total:
+        added.update({f"events.{table}": total for table in COUNT_TABLES})
+    return added
 
 
 def count_ingested_days(
@@ -204,6 +212,6 @@ def count_ingested_days(
                 attach_counts(conn, name, day, suffix="_new")
                 mark_counted(conn, name, day)
             counted.append((name, day))
-        if counted:
-            analyse_counts(conn)
+    added = {f"events.{table}": len(counted) for table in COUNT_TABLES}
+    refresh_parent_statistics(dsn, added)
     return counted

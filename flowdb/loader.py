@@ -29,12 +29,13 @@ import attrs
 import psycopg
 
 from flowcore.cache.reload import invalidate_reloaded_day
-from flowdb.cell_counts import analyse_counts
+from flowdb.cell_counts import affected_parents
 from flowdb.load_events import DayFile, load_day_file, parse_day_file_name
 from flowdb.load_geography import admin_level, load_layer_file
 from flowdb.load_infrastructure import INFRASTRUCTURE_TABLES, load_table_file
 from flowdb.load_report import LineError, LoadReport, RejectedFile
 from flowdb.schema import EVENT_TYPES
+from flowdb.statistics import refresh_parent_statistics
 
 __all__ = ["LoadError", "LoadPlan", "load_directory", "plan_directory"]
 
@@ -256,8 +257,8 @@ def load_directory(
                     reject(file, [LineError(None, f"loading failed: {message}")])
     finally:
         bar.close()
-    if report.day_rows:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            analyse_counts(conn)
+    refresh_parent_statistics(
+        dsn, affected_parents({name: len(days) for name, days in report.day_rows.items()})
+    )
     report.rejected.sort(key=lambda rejected: str(rejected.path))
     return report

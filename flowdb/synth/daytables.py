@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb.cell_counts import (
-    analyse_counts,
+    affected_parents,
     attach_counts,
     build_counts,
     drop_unattached_counts,
@@ -34,6 +34,7 @@ from flowdb.etl import record_ingested
 from flowdb.partitions import day_bounds, list_day_partitions
 from flowdb.quality import record_quality_checks
 from flowdb.schema import event_type, partition_name
+from flowdb.statistics import refresh_parent_statistics
 
 __all__ = [
     "DayTable",
@@ -43,6 +44,7 @@ __all__ = [
     "check_empty",
     "drop_unpublished",
     "publish",
+    "refresh_statistics",
 ]
 
 logger = logging.getLogger(__name__)
@@ -213,7 +215,8 @@ def drop_unpublished(dsn: str, tables: Iterable[DayTable]) -> None:
 def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
     """Attach the day tables, move the staged network into ``infrastructure``, mark days ingested.
 
-    Runs in one transaction on ``conn``: on failure nothing is published.
+    Runs in one transaction on ``conn``: on failure nothing is published. The parents' planner
+    statistics are left to :func:`refresh_statistics`.
     """
     with conn.transaction():
         for name in _INFRASTRUCTURE_TABLES:
@@ -238,10 +241,16 @@ def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
         for table in sorted(tables, key=lambda t: (t.event_type, t.day)):
             record_ingested(conn, table.event_type, table.day)
             mark_counted(conn, table.event_type, table.day)
-    for name in (*_INFRASTRUCTURE_TABLES, *sorted({t.event_type for t in tables})):
-        schema = "infrastructure" if name in _INFRASTRUCTURE_TABLES else "events"
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, name)))
-    analyse_counts(conn)
+    for name in _INFRASTRUCTURE_TABLES:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("infrastructure", name)))
+
+
+def refresh_statistics(dsn: str, tables: Sequence[DayTable], *, jobs: int | None = None) -> None:
+    """Refresh the planner statistics of the event and count tables the published days joined."""
+    days_per_type: dict[str, int] = {}
+    for table in tables:
+        days_per_type[table.event_type] = days_per_type.get(table.event_type, 0) + 1
+    refresh_parent_statistics(dsn, affected_parents(days_per_type), jobs=jobs)
 
 
 def _copy_staged(conn: psycopg.Connection, name: str) -> None:

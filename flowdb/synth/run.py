@@ -18,6 +18,7 @@ from flowdb.synth.daytables import (
     check_empty,
     drop_unpublished,
     publish,
+    refresh_statistics,
 )
 from flowdb.synth.geography import GeographyError, SynthGeography, ensure_geography
 from flowdb.synth.params import SynthParams
@@ -99,6 +100,7 @@ def generate(dsn: str, params: SynthParams) -> SynthReport:
     except psycopg.Error as error:
         drop_unpublished(dsn, tables)
         raise SynthError(f"publishing the generated days failed: {error}") from error
+    refresh_statistics(dsn, tables, jobs=params.jobs)
     finished = time.perf_counter()
 
     rows: dict[str, int] = {}
