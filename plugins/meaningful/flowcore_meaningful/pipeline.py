@@ -27,6 +27,7 @@ Every step works at the versioned-site level, for all subscribers in one stateme
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +36,7 @@ from sqlalchemy import (
     Float,
     FromClause,
     Integer,
+    Numeric,
     Select,
     Text,
     and_,
@@ -79,8 +81,14 @@ PLANNER_SETTINGS = (("enable_nestloop", "off"),)
 
 
 def _score_lookup(scores: list[float], index: ColumnElement[Any]) -> ColumnElement[Any]:
-    """Return ``scores[index]`` in SQL, with ``index`` counted from 0 and each score bound."""
-    array = postgresql.array([literal(score, Float) for score in scores])
+    """Return ``scores[index]`` in SQL as numeric, with ``index`` counted from 0.
+
+    Scores are summed in numeric, which is exact: the sum of n events' scores then equals n
+    times the score, as the hour counts compute it. Summed in float8, ten events scoring 0.1
+    give 0.9999999999999999 and one hour row of ten gives 1.0, so a mean score on a label's
+    edge would fall on different sides of it.
+    """
+    array = postgresql.array([literal(Decimal(repr(float(score))), Numeric) for score in scores])
     return array[index + 1]
 
 
@@ -166,8 +174,8 @@ def site_visits(
     return select(
         *per_site,
         func.count().label("call_days"),
-        (func.sum(site_days.c.hour_score_sum) / events_at_site).label("score_hour"),
-        (func.sum(site_days.c.day_score_sum) / events_at_site).label("score_dow"),
+        (cast(func.sum(site_days.c.hour_score_sum), Float) / events_at_site).label("score_hour"),
+        (cast(func.sum(site_days.c.day_score_sum), Float) / events_at_site).label("score_dow"),
     ).group_by(*per_site)
 
 
