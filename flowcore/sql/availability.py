@@ -6,16 +6,23 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import attrs
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, FromClause, select
 
-from flowcore.sql.tables import EVENT_TABLES, available_dates, available_tables, counted_dates
+from flowcore.sql.tables import (
+    EVENT_TABLES,
+    available_dates,
+    available_tables,
+    counted_dates,
+    ingest_state,
+)
 
 __all__ = ["Availability"]
 
 
 @attrs.frozen
 class Availability:
-    """A snapshot of ``available_tables``, ``etl.available_dates`` and ``etl.counted_dates``."""
+    """A snapshot of ``available_tables`` and the dates in ``etl.available_dates``,
+    ``etl.counted_dates`` and ``etl.ingest_state``."""
 
     #: Event types used when a spec leaves ``event_types`` null: tables with subscribers and
     #: counterparts (``calls`` and ``sms`` in a standard FlowDB).
@@ -23,6 +30,9 @@ class Availability:
     dates: Mapping[str, frozenset[dt.date]]
     #: Days whose events are also counted per subscriber and cell (``subscriber_cell_days``).
     counted: Mapping[str, frozenset[dt.date]] = attrs.field(factory=dict)
+    #: Days whose latest ingestion state is not ``ingested`` (a quarantined day, say). Their
+    #: events may still be stored, and queries over the events read them, but nothing counts them.
+    withdrawn: Mapping[str, frozenset[dt.date]] = attrs.field(factory=dict)
 
     @classmethod
     def load(cls, connection: Connection) -> Availability:
@@ -37,6 +47,10 @@ class Availability:
             default_event_types=default_types,
             dates=_dates_by_type(connection, available_dates),
             counted=_dates_by_type(connection, counted_dates),
+            withdrawn=_dates_by_type(
+                connection,
+                select(ingest_state).where(ingest_state.c.state != "ingested").subquery(),
+            ),
         )
 
     def all_counted(self, event_type: str, days: Iterable[dt.date]) -> bool:
@@ -47,12 +61,23 @@ class Availability:
         self, event_type: str, start: dt.datetime, end: dt.datetime
     ) -> list[dt.date]:
         """Return the ingested calendar days of ``event_type`` that overlap ``[start, end)``."""
-        first = start.date()
-        last = (end - dt.timedelta(microseconds=1)).date()
-        return sorted(d for d in self.dates.get(event_type, ()) if first <= d <= last)
+        return _days_in(self.dates.get(event_type, ()), start, end)
+
+    def withdrawn_days(
+        self, event_type: str, start: dt.datetime, end: dt.datetime
+    ) -> list[dt.date]:
+        """Return the withdrawn calendar days of ``event_type`` that overlap ``[start, end)``."""
+        return _days_in(self.withdrawn.get(event_type, ()), start, end)
 
 
-def _dates_by_type(connection: Connection, view: Table) -> dict[str, frozenset[dt.date]]:
+def _days_in(days: Iterable[dt.date], start: dt.datetime, end: dt.datetime) -> list[dt.date]:
+    """Return the sorted ``days`` that overlap ``[start, end)``."""
+    first = start.date()
+    last = (end - dt.timedelta(microseconds=1)).date()
+    return sorted(d for d in days if first <= d <= last)
+
+
+def _dates_by_type(connection: Connection, view: FromClause) -> dict[str, frozenset[dt.date]]:
     """Read a (cdr_type, cdr_date) view into the dates of each event type."""
     by_type: dict[str, set[dt.date]] = {}
     for cdr_type, cdr_date in connection.execute(select(view.c.cdr_type, view.c.cdr_date)):

@@ -190,8 +190,8 @@ class BuildContext:
         day rows, so it always has the date of the events counted. ``last_event`` is the time
         of the latest event. FlowDB counts whole days of every event in both directions. So
         the counts serve only specs over whole days without a direction, and only when every
-        day with data in the range is counted. Otherwise this returns None, and the caller
-        reads :meth:`spec_events`.
+        day with data in the range is counted and none is withdrawn. Otherwise this returns
+        None, and the caller reads :meth:`spec_events`.
         """
         midnight = dt.time()
         if start.time() != midnight or end.time() != midnight:
@@ -206,6 +206,11 @@ class BuildContext:
             if not days:
                 continue
             if not self.availability.all_counted(event_type, days):
+                return None
+            # spec_events reads the stored events of a withdrawn day, which has no counts.
+            # NOTE: a day stored without any etl_records row is neither available nor
+            # withdrawn, so its events are read by spec_events but skipped here.
+            if self.availability.withdrawn_days(event_type, start, end):
                 return None
             counted_days[event_type] = days
         if not counted_days:

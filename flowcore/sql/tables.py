@@ -185,6 +185,16 @@ subscriber_cell_days = Table(
 )
 """Events per subscriber, cell and day of each event type, with the latest event's time."""
 
+ingest_state = Table(
+    "ingest_state",
+    metadata,
+    Column("cdr_type", Text),
+    Column("cdr_date", Date),
+    Column("state", Text),
+    schema="etl",
+)
+"""The latest ingestion state of each event type's day (``ingested``, ``quarantine``...)."""
+
 counted_dates = Table(
     "counted_dates",
     metadata,

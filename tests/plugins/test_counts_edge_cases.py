@@ -25,6 +25,7 @@ from flowcore.session import Session
 from flowcore.settings import Settings
 from flowcore.testing import insert_cells, insert_events, insert_region, insert_sites, square
 from flowdb.cell_counts import count_ingested_days
+from flowdb.etl import record_state
 from flowdb.testing import ScratchServer, database_of
 
 REGIONS = {"R1": 80.0, "R2": 81.0, "R3": 82.0}
@@ -58,7 +59,7 @@ CELLS: list[dict[str, Any]] = [
     {"id": "NEW", "lon": 82.6, "lat": 27.6, "date_of_first_service": dt.date(2016, 1, 2)},
 ]
 
-#: ``(event type, subscriber, UTC time, cell)``; calls are outgoing, sms incoming.
+#: ``(event type, subscriber, UTC time, cell)``. Calls are outgoing, sms incoming.
 EVENTS: list[tuple[str, str, str, str | None]] = [
     # alice: events on both sides of each midnight.
     ("calls", "alice", "2016-01-01 23:59:59", "C1"),
@@ -80,7 +81,7 @@ EVENTS: list[tuple[str, str, str, str | None]] = [
     ("calls", "dave", "2016-01-02 09:00:00", "C3"),
     ("calls", "dave", "2016-01-02 10:00:00", "C1"),
     ("calls", "dave", "2016-01-02 11:00:00", "C1B"),
-    # erin: MOVED is in R1 on 2016-01-02 and in R2 later; NEW is not in service on 2016-01-01.
+    # erin: MOVED is in R1 on 2016-01-02 and in R2 later. NEW is not in service on 2016-01-01.
     ("calls", "erin", "2016-01-01 10:00:00", "C1"),
     ("calls", "erin", "2016-01-01 12:00:00", "NEW"),
     ("calls", "erin", "2016-01-02 10:00:00", "MOVED"),
@@ -586,7 +587,37 @@ def test_composed_queries_from_counts_and_events(world: Session, world_dsn: str)
     assert from_counts == from_events
 
 
-def test_meaningful_scores_of_many_events_in_one_hour(fresh_dsn: str) -> None:
+def test_withdrawn_day_in_range_reads_events(fresh_dsn: str) -> None:
+    build_world(
+        fresh_dsn,
+        [
+            ("calls", "alice", "2016-01-01 08:00:00", "C1"),
+            ("calls", "alice", "2016-01-02 08:00:00", "C2"),
+            ("calls", "alice", "2016-01-02 09:00:00", "C2"),
+            ("calls", "alice", "2016-01-03 08:00:00", "C3"),
+        ],
+    )
+    with psycopg.connect(fresh_dsn) as conn:
+        # The day stays attached, but a later state withdraws it from the available dates.
+        record_state(conn, "calls", dt.date(2016, 1, 2), "quarantine")
+    location = ranged(
+        "most_frequent_location", "2016-01-01", "2016-01-04", aggregation_unit="admin3"
+    )
+    event_count = ranged("event_count", "2016-01-01", "2016-01-04")
+    after = ranged("event_count", "2016-01-03", "2016-01-04")
+    session = flowcore.connect(fresh_dsn, settings=Settings(redaction_threshold=15))
+    try:
+        # Queries over the events read every stored event of the range, as FlowKit does.
+        assert not reads_counts(session, location)
+        assert not reads_counts(session, event_count)
+        assert sorted_rows(session, location) == [("alice", "R2")]
+        assert sorted_rows(session, event_count) == [("alice", 4)]
+        assert rows_both_ways(session, fresh_dsn, after) == ([("alice", 1)], [("alice", 1)])
+    finally:
+        session.close()
+
+
+def test_meaningful_score_on_label_edge(fresh_dsn: str) -> None:
     # Ten events in one hour scoring 0.1 each: their mean score is exactly 0.1 either way, so
     # it lies on the edge of the first "home" shape and strictly inside the second.
     events = [("calls", "hank", f"2016-01-02 05:{minute:02d}:00", "C1") for minute in range(10)]
