@@ -16,7 +16,7 @@ counted again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -139,8 +139,21 @@ def attach_counts(conn: psycopg.Connection, cdr_type: str, day: date, *, suffix:
         )
 
 
-def mark_counted(conn: psycopg.Connection, cdr_type: str, day: date) -> None:
-    """Record that the day's counts match its current ingestion, so queries may read them."""
+def mark_counted(
+    conn: psycopg.Connection, cdr_type: str, day: date, ingested_at: datetime | None = None
+) -> None:
+    """Record that the day's counts match its ingestion, so queries may read them.
+
+    ``ingested_at`` is the timestamp of the ingestion the counts were made from, by default the
+    day's current one. Queries read the counts only while that ingestion is still current.
+    """
+    if ingested_at is not None:
+        conn.execute(
+            "INSERT INTO etl.counted_days (cdr_type, cdr_date, ingested_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (cdr_type, cdr_date) DO UPDATE SET ingested_at = EXCLUDED.ingested_at",
+            (cdr_type, day, ingested_at),
+        )
+        return
     conn.execute(
         "INSERT INTO etl.counted_days (cdr_type, cdr_date, ingested_at) "
         "SELECT cdr_type, cdr_date, timestamp FROM etl.ingest_state "
@@ -207,10 +220,20 @@ def count_ingested_days(
                     "SELECT pg_advisory_xact_lock(hashtext(%s))",
                     (f"events.{partition_name(name, day)}",),
                 )
+                # Read the ingestion before the events. Another writer that records the day
+                # again while it is counted then leaves the counts stale, not marked current.
+                current = conn.execute(
+                    "SELECT timestamp FROM etl.ingest_state "
+                    "WHERE cdr_type = %s AND cdr_date = %s AND state = 'ingested'",
+                    (name, day),
+                ).fetchone()
+                if current is None:
+                    # The day was withdrawn after the pending days were listed.
+                    continue
                 build_counts(conn, name, day, suffix="_new")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"events.{name}",))
                 attach_counts(conn, name, day, suffix="_new")
-                mark_counted(conn, name, day)
+                mark_counted(conn, name, day, current[0])
             counted.append((name, day))
     added = {f"events.{table}": len(counted) for table in COUNT_TABLES}
     refresh_parent_statistics(dsn, added)
