@@ -15,6 +15,7 @@ counted again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
@@ -22,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from flowdb.partitions import day_bounds
-from flowdb.schema import event_type, partition_name
+from flowdb.schema import EVENT_TYPES, event_type, partition_name
 from flowdb.statistics import refresh_parent_statistics
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "drop_unattached_counts",
     "mark_counted",
 ]
+
+logger = logging.getLogger(__name__)
 
 COUNT_TABLES = ("subscriber_cell_hours", "subscriber_cell_days")
 """The count tables in ``events``, finest first."""
@@ -209,9 +212,13 @@ def count_ingested_days(
             (recount,),
         ).fetchall()
         counted: list[tuple[str, date]] = []
+        unknown = sorted({str(cdr_type) for cdr_type, _ in pending} - set(EVENT_TYPES))
+        if unknown:
+            # Another ETL may record days of types that FlowDB has no event table for.
+            logger.warning("not counting days of unknown event types: %s", ", ".join(unknown))
         for cdr_type, day in pending:
             name = str(cdr_type)
-            if selected and name not in selected:
+            if name in unknown or (selected and name not in selected):
                 continue
             with conn.transaction():
                 # The same locks as a load of this day, so the counts match the events and

@@ -14,8 +14,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 import flowdb.cell_counts
+from flowcore.cli import main
 from flowcore.testing import insert_events
 from flowdb.cell_counts import count_ingested_days
 from flowdb.etl import record_ingested, record_state
@@ -266,3 +268,24 @@ def test_day_ingested_again_while_counted(
     assert count_ingested_days(fresh_dsn) == [("calls", date(2016, 1, 1))]
     assert counted_dates(fresh_dsn) == [("calls", date(2016, 1, 1))]
     assert [row[1:4] for row in day_rows(fresh_dsn)] == [("A", "C1", 1), ("A", "C2", 1)]
+
+
+def test_count_events_skips_unknown_event_type(
+    fresh_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_calls(tmp_path, "20160101", ["2016-01-01 08:00:00,B,1,A,C1,True,10,1"])
+    assert load_directory(fresh_dsn, tmp_path).ok
+    with psycopg.connect(fresh_dsn) as conn:
+        conn.execute("DELETE FROM etl.counted_days")
+        # A day of a type FlowDB has no event table for, recorded by another ETL.
+        conn.execute(
+            "INSERT INTO etl.etl_records (cdr_type, cdr_date, state) "
+            "VALUES ('forwards', '2016-01-01', 'ingested')"
+        )
+
+    result = CliRunner().invoke(main, ["db", "count-events", "--dsn", fresh_dsn])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "Counted calls: 2016-01-01\n"
+    assert "not counting days of unknown event types: forwards" in caplog.text
+    assert counted_dates(fresh_dsn) == [("calls", date(2016, 1, 1))]
