@@ -648,3 +648,200 @@ def test_meaningful_score_on_label_edge(fresh_dsn: str) -> None:
         session.close()
     assert on_edge == ([], [])
     assert inside == ([("home", "R1", 1.0)], [("home", "R1", 1.0)])
+
+
+def test_sampled_locations_from_counts_and_events(world: Session, world_dsn: str) -> None:
+    full = dict(LOCATION_CASES[1][1])
+    for sampling in (
+        {"sampling_method": "random_ids", "size": 3, "seed": 0.5},
+        {"sampling_method": "bernoulli", "fraction": 0.5, "seed": 0.5},
+    ):
+        spec = daily("2016-01-02", sampling=sampling)
+        from_counts, from_events = rows_both_ways(world, world_dsn, spec)
+        sample = locations(from_counts)
+        assert sample, sampling
+        assert {name: full[name] for name in sample} == sample
+        assert from_counts == from_events
+
+
+def test_directions_and_minutes_read_events(world: Session) -> None:
+    incoming = ranged(
+        "location_event_counts",
+        "2016-01-02",
+        "2016-01-03",
+        interval="hour",
+        direction="in",
+        aggregation_unit="admin3",
+    )
+    outgoing = {**incoming, "direction": "out", "hours": {"start_hour": 3, "end_hour": 5}}
+    minutes = {
+        **incoming,
+        "interval": "min",
+        "direction": "both",
+        "hours": {"start_hour": 3, "end_hour": 4},
+    }
+
+    for spec in (incoming, outgoing, minutes):
+        assert not reads_counts(world, spec), spec
+    assert sorted_rows(world, incoming) == [("R2", "2016-01-02", 9, 1)]
+    assert sorted_rows(world, outgoing) == [
+        ("R1", "2016-01-02", 4, 1),
+        ("R2", "2016-01-02", 3, 1),
+        ("R3", "2016-01-02", 3, 3),
+    ]
+    assert sorted_rows(world, minutes) == [
+        ("R2", "2016-01-02", 3, 30, 1),
+        ("R3", "2016-01-02", 3, 10, 1),
+        ("R3", "2016-01-02", 3, 20, 1),
+        ("R3", "2016-01-02", 3, 59, 1),
+    ]
+
+
+def test_uncounted_day_reads_events(world: Session, world_dsn: str) -> None:
+    spec = ranged("event_count", "2016-01-01", "2016-01-03", event_types=["calls"])
+    later = ranged("event_count", "2016-01-03", "2016-01-05", event_types=["calls"])
+    with psycopg.connect(world_dsn) as conn:
+        removed = conn.execute(
+            "DELETE FROM etl.counted_days WHERE cdr_type = 'calls' AND cdr_date = '2016-01-02' "
+            "RETURNING cdr_type, cdr_date, ingested_at"
+        ).fetchall()
+    try:
+        assert not reads_counts(world, spec)
+        assert reads_counts(world, later)
+        assert sorted_rows(world, spec) == [
+            ("alice", 3),
+            ("bob", 5),
+            ("carol", 2),
+            ("dave", 4),
+            ("erin", 4),
+            ("frank", 7),
+            ("grace", 1),
+        ]
+        assert sorted_rows(world, later) == [("alice", 1), ("erin", 2)]
+    finally:
+        with psycopg.connect(world_dsn) as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO etl.counted_days (cdr_type, cdr_date, ingested_at) "
+                "VALUES (%s, %s, %s)",
+                removed,
+            )
+    assert len(removed) == 1
+
+
+def test_versioned_cells_and_sites(fresh_dsn: str) -> None:
+    build_world(fresh_dsn, [])
+    # S4 moves from R2 to R3 on 2016-01-03. GAP is in R1 on 2016-01-01, out of service on
+    # 2016-01-02 and in R3 from 2016-01-03.
+    insert_sites(
+        fresh_dsn,
+        [
+            {
+                "id": "S4",
+                "version": 0,
+                "lon": 81.5,
+                "lat": 27.5,
+                "date_of_last_service": dt.date(2016, 1, 2),
+            },
+            {
+                "id": "S4",
+                "version": 1,
+                "lon": 82.2,
+                "lat": 27.5,
+                "date_of_first_service": dt.date(2016, 1, 3),
+            },
+        ],
+    )
+    insert_cells(
+        fresh_dsn,
+        [
+            {"id": "C4", "lon": 81.5, "lat": 27.5, "site_id": "S4"},
+            {
+                "id": "GAP",
+                "version": 0,
+                "lon": 80.7,
+                "lat": 27.5,
+                "date_of_last_service": dt.date(2016, 1, 1),
+            },
+            {
+                "id": "GAP",
+                "version": 1,
+                "lon": 82.7,
+                "lat": 27.5,
+                "date_of_first_service": dt.date(2016, 1, 3),
+            },
+        ],
+    )
+    add_events(
+        fresh_dsn,
+        [
+            ("calls", "ivan", "2016-01-01 10:00:00", "GAP"),
+            ("calls", "ivan", "2016-01-02 10:00:00", "GAP"),
+            ("calls", "ivan", "2016-01-02 11:00:00", "GAP"),
+            ("calls", "ivan", "2016-01-02 12:00:00", "GAP"),
+            ("calls", "ivan", "2016-01-02 10:00:00", "C4"),
+            ("calls", "ivan", "2016-01-03 10:00:00", "C4"),
+            ("calls", "ivan", "2016-01-03 11:00:00", "GAP"),
+        ],
+    )
+    count_ingested_days(fresh_dsn)
+    most_frequent = ranged(
+        "most_frequent_location", "2016-01-01", "2016-01-04", aggregation_unit="admin3"
+    )
+    visited = ranged("unique_locations", "2016-01-01", "2016-01-04", aggregation_unit="admin3")
+    objects = ranged(
+        "versioned_network_objects",
+        "2016-01-01",
+        "2016-01-04",
+        aggregation_unit="admin3",
+        total_by="day",
+    )
+    meaningful = {
+        "query_kind": "meaningful_locations_aggregate",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-04",
+        "aggregation_unit": "admin3",
+        "label": "day",
+        "labels": {
+            "day": {
+                "type": "Polygon",
+                "coordinates": [[[0.5, -1.1], [1.1, -1.1], [1.1, 1.1], [0.5, 1.1], [0.5, -1.1]]],
+            },
+        },
+        "tower_hour_of_day_scores": EXAMPLE_SCORES["tower_hour_of_day_scores"],
+        "tower_day_of_week_scores": EXAMPLE_SCORES["tower_day_of_week_scores"],
+        "tower_cluster_radius": 1.0,
+        "tower_cluster_call_threshold": 0,
+    }
+    day = dt.datetime(2016, 1, 1, tzinfo=dt.UTC)
+    session = flowcore.connect(fresh_dsn, settings=Settings(redaction_threshold=15))
+    try:
+        located = rows_both_ways(session, fresh_dsn, most_frequent)
+        unique = rows_both_ways(session, fresh_dsn, visited)
+        cells = rows_both_ways(session, fresh_dsn, {**objects, "network_object": "versioned-cell"})
+        sites = rows_both_ways(session, fresh_dsn, {**objects, "network_object": "versioned-site"})
+        clusters = rows_both_ways(session, fresh_dsn, meaningful)
+    finally:
+        session.close()
+
+    # R1 once, R2 twice (C4), R3 once: the three events at GAP on 2016-01-02 are not located.
+    assert located == ([("ivan", "R2")],) * 2
+    assert unique == ([("ivan", "R1"), ("ivan", "R2"), ("ivan", "R3")],) * 2
+    assert (
+        cells
+        == (
+            [
+                ("R1", 1, day),
+                ("R2", 1, day + dt.timedelta(days=1)),
+                ("R2", 1, day + dt.timedelta(days=2)),
+                ("R3", 1, day + dt.timedelta(days=2)),
+            ],
+        )
+        * 2
+    )
+    # C4 stays in R2, but it is at S4 version 0 on 2016-01-02 and at version 1 afterwards.
+    assert (
+        sites
+        == ([("R2", 1, day + dt.timedelta(days=1)), ("R2", 1, day + dt.timedelta(days=2))],) * 2
+    )
+    # Each version of S4 is a cluster of its own, scoring 1 for its events at 10:00.
+    assert clusters == ([("day", "R2", 0.5), ("day", "R3", 0.5)],) * 2
