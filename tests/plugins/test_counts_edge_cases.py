@@ -486,6 +486,21 @@ AGGREGATE_CASES: list[tuple[dict[str, Any], list[tuple[Any, ...]]]] = [
         ],
     ),
     (
+        # Days without any data before and after the loaded ones.
+        ranged(
+            "total_network_objects",
+            "2015-12-28",
+            "2016-01-10",
+            aggregation_unit="admin3",
+            total_by="year",
+        ),
+        [
+            ("R1", 3, dt.datetime(2016, 1, 1, tzinfo=dt.UTC)),
+            ("R2", 2, dt.datetime(2016, 1, 1, tzinfo=dt.UTC)),
+            ("R3", 1, dt.datetime(2016, 1, 1, tzinfo=dt.UTC)),
+        ],
+    ),
+    (
         ranged(
             "total_network_objects",
             "2016-01-02",
