@@ -18,10 +18,16 @@ from flowcore.errors import InvalidSpecError, QueryNotFoundError
 from flowcore.model.base import QuerySpec
 from flowcore.session import Session
 
-__all__ = ["QueryService", "StoredQuery", "CHUNK_ROWS"]
+__all__ = ["QueryService", "StoredQuery", "CHUNK_ROWS", "ONE_PIECE_ROWS"]
 
-#: Rows fetched from the database per chunk of a streamed response.
+#: Rows fetched from the database per chunk of a streamed response. Small chunks let encoding
+#: and sending overlap with fetching: 10,000-row chunks made a 130,000-row result 12 % slower.
 CHUNK_ROWS = 2_000
+
+#: The maximum rows, by the result's row estimate, read at once and sent as one piece. Up to
+#: this size, reading on the cache hit's connection is faster than opening a stream (24 ms
+#: instead of 31 ms for 5,418 rows through HTTP, measured on the medium benchmark set).
+ONE_PIECE_ROWS = 10_000
 
 logger = logging.getLogger(__name__)
 
@@ -107,15 +113,19 @@ class QueryService:
         self.session.cache.touch(query_id)
 
     def read_result(
-        self, query_id: str, select: Select[Any], chunk_rows: int = CHUNK_ROWS
+        self,
+        query_id: str,
+        select: Select[Any],
+        chunk_rows: int = CHUNK_ROWS,
+        one_piece_rows: int = ONE_PIECE_ROWS,
     ) -> list[Sequence[Any]] | Iterator[Sequence[Any]]:
         """Record a read of a completed query's result and return its rows in chunks.
 
-        One connection records the read and, for a result of at most ``chunk_rows`` rows by
+        One connection records the read and, for a result of at most ``one_piece_rows`` rows by
         its ``ANALYZE`` estimate, reads the rows at once and returns them as a list of one
-        chunk. A larger result is returned as an iterator that streams it afterwards, on a
-        cursor opened before this returns: the open transaction then keeps a lock on the table,
-        so a removal waits until the iterator is exhausted or closed.
+        chunk. A larger result is returned as an iterator that streams it afterwards in chunks
+        of ``chunk_rows``, on a cursor opened before this returns. The open transaction then
+        keeps a lock on the table, so a removal waits until the iterator is exhausted or closed.
 
         Raises:
             QueryNotFoundError: when the query is no longer completed or its table was dropped
@@ -126,14 +136,14 @@ class QueryService:
             hit = self.session.cache.touch_completed(connection, query_id, accesses=("read",))
             if hit is None:
                 raise QueryNotFoundError(query_id)
-            if hit.estimated_rows is not None and hit.estimated_rows <= chunk_rows:
+            if hit.estimated_rows is not None and hit.estimated_rows <= one_piece_rows:
                 try:
-                    rows = connection.execute(select.limit(chunk_rows + 1)).all()
+                    rows = connection.execute(select.limit(one_piece_rows + 1)).all()
                 except DBAPIError as error:
                     if isinstance(error.orig, psycopg.errors.UndefinedTable):
                         raise QueryNotFoundError(query_id) from None
                     raise
-                if len(rows) <= chunk_rows:
+                if len(rows) <= one_piece_rows:
                     return [rows]
         return self._open_stream(query_id, select, chunk_rows)
 

@@ -1,7 +1,7 @@
 """Cached results over HTTP: the one-chunk and streamed bodies, grants and removals around a hit.
 
-A result of at most ``CHUNK_ROWS`` rows by its row estimate is read with the cache hit and sent
-as one chunk. A larger one, or one without an estimate, is streamed. The tests switch a result
+A result of at most ``ONE_PIECE_ROWS`` rows by its row estimate is read with the cache hit and
+sent as one chunk. A larger one, or one without an estimate, is streamed. The tests switch a result
 between the two paths by setting its table's row estimate (``pg_class.reltuples``) as the
 superuser, so both paths serve the very same rows.
 """
@@ -18,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 from api_helpers import RunningServer
-from flowcore_server.service import QueryService
+from flowcore_server.service import ONE_PIECE_ROWS, QueryService
 
 import flowcore
 from flowcore.errors import QueryNotFoundError
@@ -135,7 +135,7 @@ def test_one_chunk_and_streamed_bodies_match(
     finally:
         _set_row_estimate(superuser_dsn, query_id, estimate)
 
-    assert 0 <= estimate <= 2_000
+    assert 0 <= estimate <= ONE_PIECE_ROWS
     assert one_chunk.status_code == 200
     assert streamed.status_code == 200
     assert one_chunk.headers["content-type"] == streamed.headers["content-type"]
@@ -268,9 +268,9 @@ def service(fresh_dsn: str, remover: RemoveOnHit) -> Iterator[QueryService]:
         yield QueryService(session)
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 2_000], ids=["streamed", "one chunk"])
+@pytest.mark.parametrize("one_piece_rows", [0, ONE_PIECE_ROWS], ids=["streamed", "one chunk"])
 def test_result_removed_after_read_hit(
-    service: QueryService, remover: RemoveOnHit, chunk_rows: int
+    service: QueryService, remover: RemoveOnHit, one_piece_rows: int
 ) -> None:
     """A result removed between the read's hit and its first row is not found, not truncated."""
     session = service.session
@@ -282,7 +282,7 @@ def test_result_removed_after_read_hit(
     remover.action = session.cache.invalidate
 
     with pytest.raises(QueryNotFoundError):
-        chunks = service.read_result(query_id, release, chunk_rows)
+        chunks = service.read_result(query_id, release, one_piece_rows=one_piece_rows)
         list(chunks)
 
     assert remover.action is None
@@ -296,7 +296,7 @@ def test_streamed_result_rows(service: QueryService) -> None:
     query_id = session.query_id(LON_LAT_SPEC)
     release = session.release_select(query_id, "spatial_aggregate", redact=False)
 
-    chunks = list(service.read_result(query_id, release, 1))
+    chunks = list(service.read_result(query_id, release, chunk_rows=1, one_piece_rows=0))
 
     assert len(expected) == 2
     assert [len(chunk) for chunk in chunks] == [1, 1]
