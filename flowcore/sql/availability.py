@@ -21,8 +21,11 @@ __all__ = ["Availability"]
 
 @attrs.frozen
 class Availability:
-    """A snapshot of ``available_tables`` and the dates in ``etl.available_dates``,
-    ``etl.counted_dates`` and ``etl.ingest_state``."""
+    """A snapshot of the event tables and of which days are available, counted or withdrawn.
+
+    Read from ``available_tables``, ``etl.available_dates``, ``etl.counted_dates`` and
+    ``etl.ingest_state``.
+    """
 
     #: Event types used when a spec leaves ``event_types`` null: tables with subscribers and
     #: counterparts (``calls`` and ``sms`` in a standard FlowDB).
