@@ -11,7 +11,9 @@ A result becomes features in one of two ways:
 * flows (``<column>_from``, ``<column>_to`` for each unit column, and ``value``): one feature per
   location that appears at either end, with properties ``outflows`` and ``inflows`` mapping
   the other end's location to ``value``. For units with several columns the location key is
-  the column values joined with commas (``"85.3,27.7"`` for lon-lat).
+  the column values joined with commas (``"85.3,27.7"`` for lon-lat). The meaningful
+  locations OD matrices add ``label_from`` and ``label_to``, one label pair per query, so their
+  features are built the same way and leave the labels out.
 
 Features are sorted (rows by all their columns, flows by location, with the keys of
 ``outflows`` and ``inflows`` sorted too), so their ids and bytes do not depend on the plan.
@@ -36,6 +38,9 @@ __all__ = [
     "geography_units",
     "result_features",
 ]
+
+#: Label columns of the meaningful locations OD matrices, left out of their flow features.
+_OD_LABEL_COLUMNS = frozenset({"label_from", "label_to"})
 
 _GEOMETRY = "_geometry"
 _CENTROID = "_centroid"
@@ -105,10 +110,8 @@ def result_features(release: Select[Any], unit: AggregationUnit) -> FeatureSelec
     if all(name in names for name in unit.columns):
         return _row_features(release, unit, names)
     flow_columns = {f"{name}_{end}" for name in unit.columns for end in ("from", "to")}
-    if set(names) == flow_columns | {"value"}:
+    if set(names) - _OD_LABEL_COLUMNS == flow_columns | {"value"}:
         return _flow_features(release, unit)
-    # NOTE: results with other location columns (such as labelled origin-destination
-    # matrices) have no GeoJSON form yet.
     raise GeoJsonUnavailable(
         f"the result's columns ({', '.join(names)}) have neither the columns of the unit "
         f"{unit.name!r} ({', '.join(unit.columns)}) nor their _from and _to pairs"

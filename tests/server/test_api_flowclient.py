@@ -248,6 +248,33 @@ def test_geojson_of_flows(connection: Any) -> None:
         assert by_pcod[destination]["inflows"][origin] == value
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "meaningful_locations_between_label_od_matrix",
+        "meaningful_locations_between_dates_od_matrix",
+    ],
+)
+def test_geojson_of_meaningful_od_matrix(name: str, connection: Any) -> None:
+    spec = SEED_SPECS[name]
+    rows = flowclient.get_result(connection=connection, query_spec=spec, disable_progress=True)
+    collection = flowclient.get_geojson_result(
+        connection=connection, query_spec=spec, disable_progress=True
+    )
+    by_pcod = {f["properties"]["pcod"]: f["properties"] for f in collection["features"]}
+
+    assert len(rows) > 0
+    assert set(by_pcod) == set(rows["pcod_from"]) | set(rows["pcod_to"])
+    for origin, destination, value in rows[["pcod_from", "pcod_to", "value"]].itertuples(
+        index=False
+    ):
+        assert by_pcod[origin]["outflows"][destination] == pytest.approx(value)
+        assert by_pcod[destination]["inflows"][origin] == pytest.approx(value)
+    for properties in by_pcod.values():
+        assert "label_from" not in properties
+        assert properties["centroid"]["type"] == "Point"
+
+
 def test_csv_result(api_server: RunningServer, universal_token: str, connection: Any) -> None:
     spec = SEED_SPECS["location_event_counts"]
     query_id = flowclient.run_query(connection=connection, query_spec=spec)
