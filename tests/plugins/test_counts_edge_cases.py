@@ -16,8 +16,10 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import counted_paths
 import psycopg
 import pytest
+from counted_paths import SUBSET, events_only
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 
 import flowcore
@@ -111,8 +113,7 @@ SCORES: dict[str, Any] = {
     "tower_cluster_call_threshold": 0,
 }
 
-#: Replaced by the query id of ``SUBSET_QUERY``: alice and erin.
-SUBSET = "<subset>"
+#: Replaces the ``SUBSET`` placeholder: alice and erin.
 SUBSET_QUERY: dict[str, Any] = {
     "query_kind": "daily_location",
     "date": "2016-01-01",
@@ -185,24 +186,14 @@ def world(world_dsn: str) -> Iterator[Session]:
         session.close()
 
 
-def _with_subset(session: Session, spec: dict[str, Any]) -> dict[str, Any]:
-    """Return ``spec`` with its subset placeholder replaced by a freshly stored subset's id."""
-    if spec.get("subscriber_subset") != SUBSET:
-        return spec
-    subset_id = session.run(SUBSET_QUERY, timeout=120).query_id
-    return {**spec, "subscriber_subset": subset_id}
-
-
 def sorted_rows(session: Session, spec: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Compute ``spec`` afresh and return its rows as sorted tuples."""
-    session.cache.clear()
-    rows = session.run(_with_subset(session, spec), timeout=120).to_dicts()
-    return sorted((tuple(row.values()) for row in rows), key=repr)
+    return counted_paths.sorted_rows(session, spec, SUBSET_QUERY)
 
 
 def reads_counts(session: Session, spec: dict[str, Any]) -> bool:
     """Return whether the SQL of ``spec`` reads FlowDB's per-cell counts."""
-    return "subscriber_cell_" in session.sql(_with_subset(session, spec))
+    return counted_paths.reads_counts(session, spec, SUBSET_QUERY)
 
 
 def rows_both_ways(
@@ -211,21 +202,9 @@ def rows_both_ways(
     """Return the rows of ``spec`` read from the counts, then read from the events."""
     assert reads_counts(session, spec), "the spec should read the counts"
     from_counts = sorted_rows(session, spec)
-    with psycopg.connect(dsn) as conn:
-        saved = conn.execute("SELECT cdr_type, cdr_date, ingested_at FROM etl.counted_days")
-        records = saved.fetchall()
-        conn.execute("DELETE FROM etl.counted_days")
-    try:
+    with events_only(dsn, session):
         assert not reads_counts(session, spec), "the spec should read the events"
         from_events = sorted_rows(session, spec)
-    finally:
-        with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO etl.counted_days (cdr_type, cdr_date, ingested_at) "
-                "VALUES (%s, %s, %s)",
-                records,
-            )
-        session.cache.clear()
     return from_counts, from_events
 
 

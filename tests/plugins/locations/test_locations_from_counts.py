@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 import psycopg
+from counted_paths import events_only, reads_counts, sorted_rows
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 from location_helpers import SpecRunner, add_calls, daily
 
@@ -125,17 +126,6 @@ SPECS: list[dict[str, Any]] = [
 ]
 
 
-def _forget_counts(dsn: str) -> None:
-    """Remove every day's completion record, so queries read the events again."""
-    with psycopg.connect(dsn) as conn:
-        conn.execute("DELETE FROM etl.counted_days")
-
-
-def _sorted_rows(runner: SpecRunner, spec: dict[str, Any]) -> list[tuple[Any, ...]]:
-    runner.session.cache.clear()
-    return sorted(tuple(row.values()) for row in runner.rows(spec))
-
-
 def test_loaded_days_are_counted(counted_dsn: str) -> None:
     with psycopg.connect(counted_dsn) as conn:
         available = conn.execute(
@@ -150,17 +140,17 @@ def test_loaded_days_are_counted(counted_dsn: str) -> None:
 
 def test_counts_and_events_give_the_same_rows(counted_dsn: str) -> None:
     runner = SpecRunner(counted_dsn)
+    session = runner.session
     try:
         for spec in SPECS:
-            assert "subscriber_cell_" in runner.session.sql(spec), spec
-        from_counts = [_sorted_rows(runner, spec) for spec in SPECS]
-        _forget_counts(counted_dsn)
-        for spec in SPECS:
-            assert "subscriber_cell_" not in runner.session.sql(spec), spec
-        from_events = [_sorted_rows(runner, spec) for spec in SPECS]
+            assert reads_counts(session, spec), spec
+        from_counts = [sorted_rows(session, spec) for spec in SPECS]
+        with events_only(counted_dsn, session):
+            for spec in SPECS:
+                assert not reads_counts(session, spec), spec
+            from_events = [sorted_rows(session, spec) for spec in SPECS]
     finally:
         runner.close()
-        count_ingested_days(counted_dsn)
     for spec, counted_rows, event_rows in zip(SPECS, from_counts, from_events, strict=True):
         assert counted_rows, spec
         assert counted_rows == event_rows, spec

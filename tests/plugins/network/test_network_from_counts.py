@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
+from counted_paths import SUBSET, events_only, sorted_rows, with_subset
 
 import flowcore
 from flowcore.session import Session
 from flowcore.settings import Settings
-from flowdb.cell_counts import count_ingested_days
 
-#: Replaced by the query id of ``SUBSET_QUERY``, the subscribers located on 2016-01-03.
-SUBSET = "<subset>"
-
+#: Replaces the ``SUBSET`` placeholder: the subscribers located on 2016-01-03.
 SUBSET_QUERY = {
     "query_kind": "daily_location",
     "date": "2016-01-03",
@@ -179,37 +176,22 @@ def session(counted_dsn: str) -> Iterator[Session]:
         opened.close()
 
 
-def _with_subset(session: Session, spec: dict[str, Any]) -> dict[str, Any]:
-    """Return ``spec`` with its subset placeholder replaced by a freshly stored subset's id."""
-    if spec.get("subscriber_subset") != SUBSET:
-        return spec
-    subset_id = session.run(SUBSET_QUERY, timeout=120).query_id
-    return {**spec, "subscriber_subset": subset_id}
-
-
 def _sql(session: Session, spec: dict[str, Any]) -> str:
-    return session.sql(_with_subset(session, spec))
+    return session.sql(with_subset(session, spec, SUBSET_QUERY))
 
 
 def _sorted_rows(session: Session, spec: dict[str, Any]) -> list[tuple[Any, ...]]:
-    session.cache.clear()
-    rows = session.run(_with_subset(session, spec), timeout=120).to_dicts()
-    return sorted(tuple(row.values()) for row in rows)
+    return sorted_rows(session, spec, SUBSET_QUERY)
 
 
 def test_counts_and_events_same_rows(session: Session, counted_dsn: str) -> None:
-    try:
-        for spec in SPECS:
-            assert "subscriber_cell_" in _sql(session, spec), spec
-        from_counts = [_sorted_rows(session, spec) for spec in SPECS]
-        with psycopg.connect(counted_dsn) as conn:
-            conn.execute("DELETE FROM etl.counted_days")
-        session.cache.clear()
+    for spec in SPECS:
+        assert "subscriber_cell_" in _sql(session, spec), spec
+    from_counts = [_sorted_rows(session, spec) for spec in SPECS]
+    with events_only(counted_dsn, session):
         for spec in SPECS:
             assert "subscriber_cell_" not in _sql(session, spec), spec
         from_events = [_sorted_rows(session, spec) for spec in SPECS]
-    finally:
-        count_ingested_days(counted_dsn)
     for spec, counted_rows, event_rows in zip(SPECS, from_counts, from_events, strict=True):
         assert counted_rows, spec
         assert counted_rows == event_rows, spec
