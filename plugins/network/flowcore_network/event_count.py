@@ -38,14 +38,9 @@ def build_event_count(spec: EventCount, context: BuildContext) -> Select[Any]:
     if counts is not None:
         rows = counts.subquery("counted_cells")
         return per_subscriber(rows, cast(func.sum(rows.c.event_count), BigInteger))
-    events = context.events(
-        start=spec.start_date,
-        end=spec.end_date,
-        event_types=spec.event_types,
-        hours=spec.hours,
-        direction=spec.direction,
-        subscriber_subset=spec.subscriber_subset,
-    ).subquery("counted_events")
+    events = context.spec_events(spec, start=spec.start_date, end=spec.end_date).subquery(
+        "counted_events"
+    )
     return per_subscriber(events, func.count())
 
 

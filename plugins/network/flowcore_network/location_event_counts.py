@@ -137,36 +137,27 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
     # Events are grouped by the start of their bucket and labelled after grouping, because
     # date_bin costs a fraction of to_char and extract, which then run once per result row.
 
-    if spec.direction == "both" and spec.subscriber_subset is None and spec.interval != "min":
-        # FlowDB's per-hour counts hold every event of a subscriber at a cell in an hour in one
-        # row, so both the count and the release rule can read them instead of the events.
-        hour_counts = context.cell_counts(spec, start=start, end=end, hourly=True)
-        if hour_counts is not None:
-            located = context.locate(hour_counts, spec).subquery("counted_hours")
-            located_unit = [located.c[name] for name in unit]
-            hour_bucket = utc_bucket_start(located.c.datetime, width).label("bucket")
-            from_hours = (
-                select(
-                    *located_unit,
-                    hour_bucket,
-                    cast(func.sum(located.c.event_count), BigInteger).label("value"),
-                    func.count(distinct(located.c.subscriber)).label(SUBSCRIBER_COUNT),
-                )
-                .group_by(*located_unit, hour_bucket)
-                .subquery("bucket_counts")
-            )
-            return _released_columns(from_hours, unit, spec.interval)
-
     if spec.direction == "both" and spec.subscriber_subset is None:
-        # The release rule reads the same events as the count, so one pass computes both.
-        counted = context.located_events(spec, start=start, end=end).subquery("counted_events")
+        # The release rule reads the same rows as the count, so one pass computes both. FlowDB's
+        # hour counts hold every event of a subscriber at a cell in an hour in one row, so they
+        # serve every interval but minutes.
+        hour_counts = None
+        if spec.interval != "min":
+            hour_counts = context.cell_counts(spec, start=start, end=end, hourly=True)
+        value: ColumnElement[Any]
+        if hour_counts is not None:
+            counted = context.locate(hour_counts, spec).subquery("counted_hours")
+            value = cast(func.sum(counted.c.event_count), BigInteger)
+        else:
+            counted = context.located_events(spec, start=start, end=end).subquery("counted_events")
+            value = func.count()
         unit_columns = [counted.c[name] for name in unit]
         bucket = utc_bucket_start(counted.c.datetime, width).label("bucket")
         counts = (
             select(
                 *unit_columns,
                 bucket,
-                func.count().label("value"),
+                value.label("value"),
                 func.count(distinct(counted.c.subscriber)).label(SUBSCRIBER_COUNT),
             )
             .group_by(*unit_columns, bucket)
@@ -176,14 +167,7 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
 
     # Count events per cell and bucket before locating them, so only those counts meet the cell
     # mapping. A bucket never spans two dates, so all events of one row share the cell version.
-    events = context.events(
-        start=start,
-        end=end,
-        event_types=spec.event_types,
-        hours=spec.hours,
-        direction=spec.direction,
-        subscriber_subset=spec.subscriber_subset,
-    ).subquery("counted_events")
+    events = context.spec_events(spec, start=start, end=end).subquery("counted_events")
     cell_bucket = utc_bucket_start(events.c.datetime, width)
     cell_counts = select(
         events.c.location_id, cell_bucket.label("datetime"), func.count().label("events")

@@ -108,13 +108,9 @@ def build_total_network_objects(spec: NetworkObjectFields, context: BuildContext
     width = _PRE_BUCKETS[spec.total_by]
     events = _counted_events(spec, context, width)
     if events is None:
-        events = context.events(
-            start=spec.start_date,
-            end=spec.end_date,
-            event_types=spec.event_types,
-            hours=spec.hours,
-            subscriber_subset=spec.subscriber_subset,
-        ).subquery("object_events")
+        events = context.spec_events(spec, start=spec.start_date, end=spec.end_date).subquery(
+            "object_events"
+        )
     # Reduce the events to one row per cell and bucket before locating them, so the join to the
     # cell mapping and the truncation to the period run on thousands of rows, not millions.
     # This is exact because a bucket never spans two dates, and locate() chooses the cell
