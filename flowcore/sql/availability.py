@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import attrs
-from sqlalchemy import Connection, FromClause, select
+from sqlalchemy import Connection, literal, select, union_all
 
 from flowcore.sql.tables import (
     EVENT_TABLES,
@@ -46,14 +46,12 @@ class Availability:
             .order_by(available_tables.c.table_name)
         ).scalars()
         default_types = tuple(name for name in defaults if name in EVENT_TABLES)
+        dates = _dates_by_set(connection)
         return cls(
             default_event_types=default_types,
-            dates=_dates_by_type(connection, available_dates),
-            counted=_dates_by_type(connection, counted_dates),
-            withdrawn=_dates_by_type(
-                connection,
-                select(ingest_state).where(ingest_state.c.state != "ingested").subquery(),
-            ),
+            dates=dates.get("available", {}),
+            counted=dates.get("counted", {}),
+            withdrawn=dates.get("withdrawn", {}),
         )
 
     def all_counted(self, event_type: str, days: Iterable[dt.date]) -> bool:
@@ -80,9 +78,19 @@ def _days_in(days: Iterable[dt.date], start: dt.datetime, end: dt.datetime) -> l
     return sorted(d for d in days if first <= d <= last)
 
 
-def _dates_by_type(connection: Connection, view: FromClause) -> dict[str, frozenset[dt.date]]:
-    """Read a (cdr_type, cdr_date) view into the dates of each event type."""
-    by_type: dict[str, set[dt.date]] = {}
-    for cdr_type, cdr_date in connection.execute(select(view.c.cdr_type, view.c.cdr_date)):
-        by_type.setdefault(cdr_type, set()).add(cdr_date)
-    return {name: frozenset(days) for name, days in by_type.items()}
+def _dates_by_set(connection: Connection) -> dict[str, dict[str, frozenset[dt.date]]]:
+    """Read the available, counted and withdrawn days of each event type in one statement."""
+    statement = union_all(
+        select(literal("available"), available_dates.c.cdr_type, available_dates.c.cdr_date),
+        select(literal("counted"), counted_dates.c.cdr_type, counted_dates.c.cdr_date),
+        select(literal("withdrawn"), ingest_state.c.cdr_type, ingest_state.c.cdr_date).where(
+            ingest_state.c.state != "ingested"
+        ),
+    )
+    by_set: dict[str, dict[str, set[dt.date]]] = {}
+    for name, cdr_type, cdr_date in connection.execute(statement):
+        by_set.setdefault(name, {}).setdefault(cdr_type, set()).add(cdr_date)
+    return {
+        name: {event_type: frozenset(days) for event_type, days in by_type.items()}
+        for name, by_type in by_set.items()
+    }
