@@ -64,7 +64,7 @@ def record_quality_checks(
 ) -> int:
     """Compute every quality check on one loaded day and append the outcomes; return how many.
 
-    ``source`` is the table holding the day's rows; by default the day's partition.
+    ``source`` is the table that contains the day's rows, by default the day's partition.
     """
     kind = event_type(cdr_type)
     available = set(kind.column_names)

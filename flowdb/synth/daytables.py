@@ -246,7 +246,7 @@ def publish(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
 
 
 def refresh_statistics(dsn: str, tables: Sequence[DayTable], *, jobs: int | None = None) -> None:
-    """Refresh the planner statistics of the event and count tables the published days joined."""
+    """Refresh the planner statistics of the event and count tables that gained new days."""
     days_per_type: dict[str, int] = {}
     for table in tables:
         days_per_type[table.event_type] = days_per_type.get(table.event_type, 0) + 1

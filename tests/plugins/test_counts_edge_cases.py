@@ -167,7 +167,7 @@ def add_events(dsn: str, events: list[tuple[str, str, str, str | None]]) -> None
 
 @pytest.fixture(scope="module")
 def world_dsn(flowdb_server: ScratchServer, flowdb_template: str) -> Iterator[str]:
-    """DSN of a database holding the hand-made world, its events and their counts."""
+    """DSN of a database that contains the hand-made world, its events and their counts."""
     dsn = flowdb_server.create_database(flowdb_template)
     try:
         build_world(dsn, EVENTS)
