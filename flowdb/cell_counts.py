@@ -62,12 +62,14 @@ def build_counts(
     source: sql.Composable | None = None,
     *,
     suffix: str = "",
+    analyse: bool = True,
 ) -> int:
     """Build a day's hour and day counts as standalone tables; return the day rows.
 
     ``source`` is the day's table (a partition, or a table about to become one); by default the
     event type's parent table, limited to the day. The tables are named after their partition
-    plus ``suffix``; :func:`attach_counts` makes them partitions.
+    plus ``suffix``; :func:`attach_counts` makes them partitions. With ``analyse`` off, the
+    caller analyses them later (the generator does, with their parents).
     """
     parent = event_type(cdr_type).name
     start, end = day_bounds(day)
@@ -109,8 +111,9 @@ def build_counts(
             "GROUP BY cdr_type, cdr_date, msisdn, location_id"
         ).format(days=days, hours=hours)
     )
-    for target in (hours, days):
-        conn.execute(sql.SQL("ANALYZE {}").format(target))
+    if analyse:
+        for target in (hours, days):
+            conn.execute(sql.SQL("ANALYZE {}").format(target))
     return cursor.rowcount
 
 

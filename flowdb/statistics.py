@@ -1,9 +1,10 @@
 """Planner statistics of the partitioned event and count tables, refreshed after new days.
 
-Each new day's partitions are analysed when they are built. The parents need statistics of
-their own as well: PostgreSQL's "inherited" statistics, used to estimate joins and groupings
-over many days. In PostgreSQL 15, ``ANALYZE`` of a partitioned table also analyses every
-partition again, so its cost grows with the days stored. A parent is therefore analysed only
+The loader analyses each new day's partitions when it builds them. The generator leaves them
+to the analysis of their parents, which covers them. The parents need statistics of their
+own: PostgreSQL's "inherited" statistics, used to estimate joins and groupings over many days.
+In PostgreSQL 15, ``ANALYZE`` of a partitioned table also analyses every partition again, so
+its cost grows with the days stored. A parent is therefore analysed only
 when it has no statistics yet or when the days just added are at least :data:`REFRESH_SHARE`
 of its partitions, so loading one day into a year of data no longer re-analyses the whole year.
 """
@@ -46,14 +47,19 @@ def stale_parents(conn: psycopg.Connection, added: Mapping[str, int]) -> list[st
 
 
 def refresh_parent_statistics(
-    dsn: str, added: Mapping[str, int], *, jobs: int | None = None
+    dsn: str, added: Mapping[str, int], *, jobs: int | None = None, every: bool = False
 ) -> list[str]:
     """Analyse the stale parents among ``added``, ``jobs`` at once; return the ones analysed.
 
-    Give the largest parents first, so that no long analysis starts last.
+    Give the largest parents first, so that no long analysis starts last. With ``every``, all
+    parents that gained partitions are analysed, for callers that left the new partitions
+    unanalysed.
     """
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        stale = stale_parents(conn, added)
+    if every:
+        stale = [parent for parent, count in added.items() if count > 0]
+    else:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            stale = stale_parents(conn, added)
     if not stale:
         return []
 

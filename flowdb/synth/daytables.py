@@ -1,7 +1,7 @@
 """Building generated days as standalone tables, then publishing them all in one transaction.
 
 Each (event type, day) is written into its own table ``events.<type>_YYYYMMDD`` that is not yet
-a partition: created, filled, indexed and analysed in one transaction, so PostgreSQL writes no
+a partition: created, filled and indexed in one transaction, so PostgreSQL writes no
 WAL for it (``wal_level = minimal``) and several days build at once on separate connections.
 The same transaction counts the day's events per subscriber and cell (``flowdb.cell_counts``).
 :func:`publish` then attaches every table to its parent, copies the staged cells, sites and TACs
@@ -116,7 +116,11 @@ def _create(conn: psycopg.Connection, table: DayTable) -> None:
 
 
 def _finish(conn: psycopg.Connection, table: DayTable) -> None:
-    """Add the day-range check, the parent's indexes and statistics to a filled table."""
+    """Add the day-range check and the parent's indexes to a filled table.
+
+    The table is not analysed here: :func:`refresh_statistics` analyses the parents after
+    publishing, and in PostgreSQL 15 that analyses every partition too.
+    """
     start, end = day_bounds(table.day)
     # The check lets ATTACH PARTITION skip its validation scan.
     conn.execute(
@@ -138,7 +142,6 @@ def _finish(conn: psycopg.Connection, table: DayTable) -> None:
                 column=sql.Identifier(column),
             )
         )
-    conn.execute(sql.SQL("ANALYZE {}").format(table.identifier))
 
 
 def _build_one(
@@ -156,7 +159,7 @@ def _build_one(
             _create(conn, table)
             rows = fill(conn, table)
             _finish(conn, table)
-            build_counts(conn, table.event_type, table.day, table.identifier)
+            build_counts(conn, table.event_type, table.day, table.identifier, analyse=False)
             # Checked here, where days build in parallel; the records stay hidden from
             # etl.deduped_post_etl_queries until publish() marks the day ingested.
             record_quality_checks(conn, table.event_type, table.day, table.identifier)
@@ -250,7 +253,8 @@ def refresh_statistics(dsn: str, tables: Sequence[DayTable], *, jobs: int | None
     days_per_type: dict[str, int] = {}
     for table in tables:
         days_per_type[table.event_type] = days_per_type.get(table.event_type, 0) + 1
-    refresh_parent_statistics(dsn, affected_parents(days_per_type), jobs=jobs)
+    # Every parent, because the day tables and their counts were built without statistics.
+    refresh_parent_statistics(dsn, affected_parents(days_per_type), jobs=jobs, every=True)
 
 
 def _copy_staged(conn: psycopg.Connection, name: str) -> None:

@@ -6,7 +6,7 @@ import math
 
 import psycopg
 
-from flowdb.statistics import REFRESH_SHARE, stale_parents
+from flowdb.statistics import REFRESH_SHARE, refresh_parent_statistics, stale_parents
 
 
 def _has_inherited_statistics(conn: psycopg.Connection, table: str) -> bool:
@@ -43,3 +43,12 @@ def test_parent_stale_from_share_of_days(testdata_dsn: str) -> None:
         assert stale_parents(conn, {"events.subscriber_cell_hours": below + 1}) == [
             "events.subscriber_cell_hours"
         ]
+
+
+def test_every_analyses_fresh_parents(testdata_dsn: str) -> None:
+    added = {"events.subscriber_cell_days": 1}
+
+    assert refresh_parent_statistics(testdata_dsn, added) == []
+    assert refresh_parent_statistics(testdata_dsn, added, every=True) == [
+        "events.subscriber_cell_days"
+    ]

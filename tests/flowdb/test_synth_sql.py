@@ -43,6 +43,23 @@ FROM synth.homes AS h JOIN synth.neighbourhoods AS n USING (cell_no)
 """
 
 
+# The tables of a partition tree that contain rows, with whether they have statistics: their
+# own for a partition, inherited ones for a parent.
+ANALYSED = """
+SELECT t.relid::regclass::text, EXISTS (
+    SELECT 1 FROM pg_stats AS s
+    WHERE s.schemaname || '.' || s.tablename = t.relid::regclass::text
+        AND s.inherited = NOT t.isleaf
+)
+FROM pg_partition_tree(%s::regclass) AS t
+WHERE EXISTS (
+    SELECT 1 FROM pg_partition_tree(t.relid) AS leaf
+    JOIN pg_class AS c ON c.oid = leaf.relid
+    WHERE leaf.isleaf AND c.relpages > 0
+)
+"""
+
+
 def _one(conn: psycopg.Connection, query: str, *params: object):
     return conn.execute(query, params).fetchone()
 
@@ -74,6 +91,18 @@ def test_counts_match_parameters(fresh_dsn) -> None:
         ("mds", DAYS[0], "1000"),
         ("sms", DAYS[0], "4000"),
     ]
+
+
+def test_partitions_and_parents_analysed(fresh_dsn) -> None:
+    generate(fresh_dsn, SynthParams(**BASE))
+    with psycopg.connect(fresh_dsn) as conn:
+        calls = conn.execute(ANALYSED, ("events.calls",)).fetchall()
+        hour_counts = conn.execute(ANALYSED, ("events.subscriber_cell_hours",)).fetchall()
+    assert len(calls) == 1 + 3
+    # The parent, one sub-parent per generated event type, and their 3 days each.
+    assert len(hour_counts) == 1 + 3 + 3 * 3
+    for name, analysed in calls + hour_counts:
+        assert analysed, name
 
 
 @pytest.mark.parametrize("table", ["calls", "sms"])
