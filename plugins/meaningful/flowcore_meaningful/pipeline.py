@@ -30,6 +30,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import attrs
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -80,16 +81,46 @@ __all__ = [
 PLANNER_SETTINGS = (("enable_nestloop", "off"),)
 
 
-def _score_lookup(scores: list[float], index: ColumnElement[Any]) -> ColumnElement[Any]:
-    """Return ``scores[index]`` in SQL as numeric, with ``index`` counted from 0.
+#: Most decimal places of a score that is summed as a whole number. With at most 12, a scaled
+#: score times an event count stays far below the bigint limit.
+MAX_SCALED_PLACES = 12
 
-    Scores are summed in numeric, which is exact: the sum of n events' scores then equals n
-    times the score, as the hour counts compute it. Summed in float8, ten events scoring 0.1
-    give 0.9999999999999999 and one hour row of ten gives 1.0, so a mean score on a label's
-    edge would fall on different sides of it.
+
+@attrs.frozen
+class ScoreTable:
+    """Scores of the hours or the days of the week, as ``site_visits`` sums them in SQL.
+
+    Scores are summed exactly, so that the sum of n events' scores equals n times the score,
+    as the hour counts compute it. Summed in float8, ten events scoring 0.1 give
+    0.9999999999999999 and one hour row of ten gives 1.0, so a mean score on a label's edge
+    would fall on different sides of it. Scores with at most ``MAX_SCALED_PLACES`` decimal
+    places are multiplied by 10 to that number into bigints, which PostgreSQL multiplies and
+    sums in about half the time of numeric ones. Other scores are summed as numeric.
     """
-    array = postgresql.array([literal(Decimal(repr(float(score))), Numeric) for score in scores])
-    return array[index + 1]
+
+    scores: tuple[Decimal, ...]
+    #: Decimal places scaled away, or None when the scores are summed as numeric.
+    places: int | None
+
+    @classmethod
+    def of(cls, scores: list[float]) -> ScoreTable:
+        """Return the table of ``scores``, scaled to whole numbers when they allow it."""
+        exact = tuple(Decimal(repr(float(score))) for score in scores)
+        places = max(max(-int(value.as_tuple().exponent), 0) for value in exact)
+        return cls(exact, places if places <= MAX_SCALED_PLACES else None)
+
+    @property
+    def scale(self) -> int:
+        """Return the factor between a summed score and the score."""
+        return 1 if self.places is None else 10**self.places
+
+    def lookup(self, index: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Return the summed form of the score at ``index`` (counted from 0) in SQL."""
+        if self.places is None:
+            items = [literal(score, Numeric) for score in self.scores]
+        else:
+            items = [literal(int(score * self.scale), BigInteger) for score in self.scores]
+        return postgresql.array(items)[index + 1]
 
 
 def _at_sites(cell_days: Select[Any]) -> Select[Any]:
@@ -141,7 +172,8 @@ def site_visits(
         event_count = literal(1, BigInteger)
     day = cast(events.c.datetime, Date)
     hour = cast(extract("hour", events.c.datetime), Integer)
-    hour_score = _score_lookup(list(spec.tower_hour_of_day_scores), hour)
+    hour_scores = ScoreTable.of(list(spec.tower_hour_of_day_scores))
+    hour_score = hour_scores.lookup(hour)
     cell_days = select(
         events.c.subscriber,
         events.c.location_id,
@@ -158,7 +190,8 @@ def site_visits(
         located.c.lat,
     ]
     day_of_week = cast(extract("dow", located.c.day), Integer)
-    day_score = _score_lookup(spec.tower_day_of_week_scores.in_dow_order(), day_of_week)
+    day_scores = ScoreTable.of(spec.tower_day_of_week_scores.in_dow_order())
+    day_score = day_scores.lookup(day_of_week)
     site_days = (
         select(
             *site,
@@ -171,11 +204,15 @@ def site_visits(
     )
     per_site = [site_days.c[c.name] for c in site]
     events_at_site = cast(func.sum(site_days.c.event_count), Float)
+
+    def mean(score_sum: ColumnElement[Any], scores: ScoreTable) -> ColumnElement[Any]:
+        return cast(func.sum(score_sum), Float) / (events_at_site * float(scores.scale))
+
     return select(
         *per_site,
         func.count().label("call_days"),
-        (cast(func.sum(site_days.c.hour_score_sum), Float) / events_at_site).label("score_hour"),
-        (cast(func.sum(site_days.c.day_score_sum), Float) / events_at_site).label("score_dow"),
+        mean(site_days.c.hour_score_sum, hour_scores).label("score_hour"),
+        mean(site_days.c.day_score_sum, day_scores).label("score_dow"),
     ).group_by(*per_site)
 
 

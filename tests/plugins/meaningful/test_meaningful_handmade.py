@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 from flowcore_meaningful.examples import EXAMPLE_SCORES
-from flowcore_meaningful.pipeline import cluster_members, site_visits
+from flowcore_meaningful.pipeline import ScoreTable, cluster_members, site_visits
 from sqlalchemy import select
 
 from flowcore.errors import InvalidSpecError
@@ -156,6 +156,13 @@ def test_clusters_at_large_radius(places_dsn: str, registry: Any, converter: Any
         ("S2", 1, 85.006666667, 27.65, 6),
         ("S3", 1, 85.006666667, 27.65, 6),
     ]
+
+
+def test_score_table_scales_decimals() -> None:
+    table = ScoreTable.of([0.25, -1.0, 0.1])
+    assert table.places == 2
+    assert table.scale == 100
+    assert ScoreTable.of([0.1, 1e-13]).places is None
 
 
 def test_leader_joins_first_cluster(fresh_dsn: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import random
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 import shapely
 import shapely.geometry
 from flowcore_meaningful.examples import EXAMPLE_SCORES
+from flowcore_meaningful.pipeline import ScoreTable
 
 START, END = dt.datetime(2016, 1, 1, tzinfo=dt.UTC), dt.datetime(2016, 1, 8, tzinfo=dt.UTC)
 # Edges at uneven values, so that no cluster's score lies on an edge, where rounding in the
@@ -268,20 +270,46 @@ def spec(kind: str, scores: dict[str, Any], **fields: Any) -> dict[str, Any]:
     }
 
 
-def test_home_aggregate_matches_python(
-    run_on: Any, testdata_dsn: str, scores: dict[str, Any], expected: dict[str, Any]
-) -> None:
+def home_shares(expected: dict[str, Any]) -> dict[tuple[Any, ...], float]:
+    """Return the expected aggregate: each region's fractional count of home clusters."""
     region = expected["region"]
     totals: dict[tuple[Any, ...], float] = defaultdict(float)
     for places in expected["places"].values():
         homes = places.get("home", [])
         add_shares(totals, ((("home", region(*p)), 1 / len(homes)) for p in homes))
-    wanted = {key: value for key, value in totals.items() if key[1] is not None}
+    return {key: value for key, value in totals.items() if key[1] is not None}
+
+
+def test_home_aggregate_matches_python(
+    run_on: Any, testdata_dsn: str, scores: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    wanted = home_shares(expected)
 
     rows = run_on(testdata_dsn)(spec("meaningful_locations_aggregate", scores, label="home"))
     got = {(row["label"], row["pcod"]): row["value"] for row in rows}
     assert len(wanted) > 10
     assert got == pytest.approx(wanted)
+
+
+def test_unscalable_scores_match_python(
+    run_on: Any, testdata_dsn: str, scores: dict[str, Any]
+) -> None:
+    # Scores with 13 decimal places are summed as numeric instead of scaled bigints.
+    hours = [
+        score - 1e-13 if score > 0 else score + 1e-13
+        for score in scores["tower_hour_of_day_scores"]
+    ]
+    long_scores = {**scores, "tower_hour_of_day_scores": hours}
+    assert ScoreTable.of(hours).places is None
+    data = fetch(testdata_dsn)
+    expected_shares = home_shares(
+        {"places": labelled_places(data, long_scores), "region": region_finder(data)}
+    )
+
+    rows = run_on(testdata_dsn)(spec("meaningful_locations_aggregate", long_scores, label="home"))
+    got = {(row["label"], row["pcod"]): row["value"] for row in rows}
+    assert len(expected_shares) > 10
+    assert got == pytest.approx(expected_shares)
 
 
 def test_home_aggregate_sums_to_subscribers(
@@ -325,3 +353,43 @@ def test_label_od_matrix_matches_python(
     assert {(r["pcod_from"], r["pcod_to"]) for r in released} == {
         key[2:] for key, value in wanted.items() if value > 15
     }
+
+
+@pytest.mark.parametrize("radius_km", [1.0, 5.0, 15.0])
+def test_many_sites_cluster_as_python(testdata_dsn: str, radius_km: float) -> None:
+    # Hundreds of sites, so that the clustering function looks centres up by latitude too.
+    generator = random.Random(7)
+    count = 400
+    lons = [85 + generator.random() * 0.5 for _ in range(count)]
+    lats = [27.5 + generator.random() * 0.5 for _ in range(count)]
+    call_days = sorted((generator.randint(1, 7) for _ in range(count)), reverse=True)
+    centres: list[list[float]] = []
+    expected_clusters: list[int] = []
+    for lon, lat, weight in zip(lons, lats, call_days, strict=True):
+        for number, centre in enumerate(centres, start=1):
+            if vincenty_metres(centre[0], centre[1], lon, lat) < radius_km * 1000:
+                total = centre[2] + weight
+                centre[:] = [
+                    (centre[0] * centre[2] + lon * weight) / total,
+                    (centre[1] * centre[2] + lat * weight) / total,
+                    total,
+                ]
+                expected_clusters.append(number)
+                break
+        else:
+            centres.append([lon, lat, weight])
+            expected_clusters.append(len(centres))
+
+    with psycopg.connect(testdata_dsn) as connection:
+        rows = connection.execute(
+            "SELECT cluster, cluster_lon, cluster_lat, cluster_call_days "
+            "FROM public.hartigan_leader_clusters("
+            "%s::text[], %s::int[], %s::float8[], %s::float8[], %s::bigint[], %s::float8)",
+            ([f"S{n}" for n in range(count)], [0] * count, lons, lats, call_days, radius_km),
+        ).fetchall()
+
+    assert 1 < len(centres) < count
+    assert [row[0] for row in rows] == expected_clusters
+    assert [row[3] for row in rows] == [centres[number - 1][2] for number in expected_clusters]
+    assert [row[1] for row in rows] == pytest.approx([centres[n - 1][0] for n in expected_clusters])
+    assert [row[2] for row in rows] == pytest.approx([centres[n - 1][1] for n in expected_clusters])
