@@ -35,7 +35,7 @@ DECLARE
     centre_lats double precision[] := '{}';
     totals bigint[] := '{}';
     member_of integer[] := '{}';
-    -- Every cluster's centre latitude in ascending order, with the cluster of each.
+    -- The clusters' centre latitudes in ascending order, with the cluster of each.
     sorted_lats double precision[] := '{}';
     sorted_clusters integer[] := '{}';
     site_count integer := coalesce(array_length(site_ids, 1), 0);
@@ -53,11 +53,10 @@ BEGIN
     FOR site IN 1..site_count LOOP
         site_point := NULL;
         chosen := NULL;
-        IF cluster_count > 0 THEN
-            first_slot := width_bucket(lats[site] - reach, sorted_lats) + 1;
-            last_slot := width_bucket(lats[site] + reach, sorted_lats);
-        END IF;
-        IF cluster_count > 0 AND (last_slot - first_slot + 1) * 4 < cluster_count THEN
+        first_slot := width_bucket(lats[site] - reach, sorted_lats) + 1;
+        last_slot := width_bucket(lats[site] + reach, sorted_lats);
+        -- A site without a latitude has no range and, as before, joins no cluster.
+        IF (last_slot - first_slot + 1) * 4 < cluster_count THEN
             -- Few centres in reach of the latitude: test only those, keeping the first created.
             FOR slot IN first_slot..last_slot LOOP
                 candidate := sorted_clusters[slot];
@@ -110,12 +109,11 @@ BEGIN
             totals[chosen] := totals[chosen] + call_days[site];
         END IF;
 
-        slot := 0;
-        IF cardinality(sorted_lats) > 0 THEN
+        IF centre_lats[chosen] IS NOT NULL THEN
             slot := width_bucket(centre_lats[chosen], sorted_lats);
+            sorted_lats := sorted_lats[:slot] || centre_lats[chosen] || sorted_lats[slot + 1:];
+            sorted_clusters := sorted_clusters[:slot] || chosen || sorted_clusters[slot + 1:];
         END IF;
-        sorted_lats := sorted_lats[:slot] || centre_lats[chosen] || sorted_lats[slot + 1:];
-        sorted_clusters := sorted_clusters[:slot] || chosen || sorted_clusters[slot + 1:];
         member_of[site] := chosen;
     END LOOP;
 

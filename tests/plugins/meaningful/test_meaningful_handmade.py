@@ -180,6 +180,21 @@ def test_leader_joins_first_cluster(fresh_dsn: str) -> None:
     assert rows == [("A", 1, 85.001333333, 6), ("B", 2, 85.016, 4), ("C", 1, 85.001333333, 6)]
 
 
+def test_site_without_latitude_joins_nothing(fresh_dsn: str) -> None:
+    # Ten sites 0.1 degrees apart, a site without coordinates, then one 0.1 km from the first.
+    lons = [85.0 + 0.1 * n for n in range(10)] + [None, 85.001]
+    lats = [27.65] * 10 + [None, 27.65]
+    with psycopg.connect(fresh_dsn) as connection:
+        rows = connection.execute(
+            "SELECT cluster, cluster_call_days FROM public.hartigan_leader_clusters("
+            "%s::text[], %s::int[], %s::float8[], %s::float8[], %s::bigint[], 1.0)",
+            ([f"S{n}" for n in range(12)], [0] * 12, lons, lats, [1] * 12),
+        ).fetchall()
+    assert [row[0] for row in rows] == [*range(1, 12), 1]
+    assert rows[0][1] == 2
+    assert rows[10][1] == 1
+
+
 def test_home_aggregate_shares(run_on: Any, places_dsn: str) -> None:
     rows = run_on(places_dsn)(meaningful_spec())
     assert list(rows[0]) == ["label", "pcod", "value"]
