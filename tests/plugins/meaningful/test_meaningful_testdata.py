@@ -355,13 +355,21 @@ def test_label_od_matrix_matches_python(
     }
 
 
-@pytest.mark.parametrize("radius_km", [1.0, 5.0, 15.0])
-def test_many_sites_cluster_as_python(testdata_dsn: str, radius_km: float) -> None:
-    # Hundreds of sites, so that the clustering function looks centres up by latitude too.
+@pytest.mark.parametrize(
+    ("layout", "radius_km"),
+    [("scattered", 1.0), ("scattered", 5.0), ("scattered", 15.0), ("line", 1.0)],
+)
+def test_many_sites_cluster_as_python(testdata_dsn: str, layout: str, radius_km: float) -> None:
+    # Hundreds of sites, so that the clustering function looks centres up by latitude too. On
+    # the line, every site has the same latitude and lies 0.39 km east of the one before.
     generator = random.Random(7)
     count = 400
-    lons = [85 + generator.random() * 0.5 for _ in range(count)]
-    lats = [27.5 + generator.random() * 0.5 for _ in range(count)]
+    if layout == "line":
+        lons = [85 + 0.004 * n for n in range(count)]
+        lats = [27.65] * count
+    else:
+        lons = [85 + generator.random() * 0.5 for _ in range(count)]
+        lats = [27.5 + generator.random() * 0.5 for _ in range(count)]
     call_days = sorted((generator.randint(1, 7) for _ in range(count)), reverse=True)
     centres: list[list[float]] = []
     expected_clusters: list[int] = []
