@@ -283,12 +283,12 @@ def home_shares(expected: dict[str, Any]) -> dict[tuple[Any, ...], float]:
 def test_home_aggregate_matches_python(
     run_on: Any, testdata_dsn: str, scores: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    wanted = home_shares(expected)
+    expected_shares = home_shares(expected)
 
     rows = run_on(testdata_dsn)(spec("meaningful_locations_aggregate", scores, label="home"))
     got = {(row["label"], row["pcod"]): row["value"] for row in rows}
-    assert len(wanted) > 10
-    assert got == pytest.approx(wanted)
+    assert len(expected_shares) > 10
+    assert got == pytest.approx(expected_shares)
 
 
 def test_unscalable_scores_match_python(
