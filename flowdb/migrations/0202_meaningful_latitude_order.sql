@@ -2,12 +2,14 @@
 --
 -- The version of 0201_meaningful_latitude_bound.sql still visited every earlier cluster of the
 -- subscriber to test its latitude, so a subscriber with n sites far apart cost n * n / 2 loop
--- steps: 9 of the 10 s that clustering took for 20,000 subscribers with 72 sites each. This
--- version also keeps the centres' latitudes in ascending order and finds the range within
--- reach with width_bucket, a binary search, so the loop visits only centres in that range.
--- The range is slightly wider than the latitude bound, and each centre in it gets the same
--- tests as before. Of the centres that pass, the site joins the one created first, so the
--- clusters are the same as before.
+-- steps. For 20,000 subscribers with 72 sites each, those steps took 3.2 of the 4.3 s of
+-- clustering. This version also keeps the centres' latitudes in ascending order and finds the
+-- range within reach with width_bucket, a binary search, so the loop visits only the centres
+-- in that range. The range is slightly wider than the latitude bound, and each centre in it
+-- gets the same tests as before. Of the centres that pass, the site joins the one created
+-- first, so the clusters are the same as before. When the range holds a quarter of the
+-- clusters or more (a large radius), keeping the order costs more than it saves, and the
+-- centres are tested in creation order as before.
 
 CREATE OR REPLACE FUNCTION public.hartigan_leader_clusters(
     site_ids text[],
