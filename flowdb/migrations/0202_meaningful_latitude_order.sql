@@ -47,6 +47,7 @@ DECLARE
     first_slot integer;
     last_slot integer;
     slot integer;
+    by_latitude boolean;
     candidate integer;
     chosen integer;
     site_point geography;
@@ -57,39 +58,31 @@ BEGIN
         chosen := NULL;
         first_slot := width_bucket(lats[site] - reach, sorted_lats) + 1;
         last_slot := width_bucket(lats[site] + reach, sorted_lats);
-        -- A site without a latitude has no range and, as before, joins no cluster.
-        IF (last_slot - first_slot + 1) * 4 < cluster_count THEN
-            -- Few centres in reach of the latitude: test only those, keeping the first created.
-            FOR slot IN first_slot..last_slot LOOP
-                candidate := sorted_clusters[slot];
-                CONTINUE WHEN chosen IS NOT NULL AND candidate > chosen;
-                CONTINUE WHEN abs(centre_lats[candidate] - lats[site]) * 110.0 >= radius_km;
-                IF site_point IS NULL THEN
-                    site_point := ST_SetSRID(ST_MakePoint(lons[site], lats[site]), 4326)::geography;
-                END IF;
-                centre := ST_SetSRID(
-                    ST_MakePoint(centre_lons[candidate], centre_lats[candidate]), 4326
-                )::geography;
-                IF ST_Distance(centre, site_point) < radius_km * 1000 THEN
-                    chosen := candidate;
-                END IF;
-            END LOOP;
-        ELSE
-            -- Many: test every centre in creation order and stop at the first within reach.
-            FOR candidate IN 1..cluster_count LOOP
-                CONTINUE WHEN abs(centre_lats[candidate] - lats[site]) * 110.0 >= radius_km;
-                IF site_point IS NULL THEN
-                    site_point := ST_SetSRID(ST_MakePoint(lons[site], lats[site]), 4326)::geography;
-                END IF;
-                centre := ST_SetSRID(
-                    ST_MakePoint(centre_lons[candidate], centre_lats[candidate]), 4326
-                )::geography;
-                IF ST_Distance(centre, site_point) < radius_km * 1000 THEN
-                    chosen := candidate;
-                    EXIT;
-                END IF;
-            END LOOP;
+        -- With few centres in reach of the latitude, only those are tested. Otherwise every
+        -- centre is, in creation order. A site without a latitude gets no range.
+        by_latitude := coalesce((last_slot - first_slot + 1) * 4 < cluster_count, false);
+        IF NOT by_latitude THEN
+            first_slot := 1;
+            last_slot := cluster_count;
         END IF;
+        FOR slot IN first_slot..last_slot LOOP
+            candidate := CASE WHEN by_latitude THEN sorted_clusters[slot] ELSE slot END;
+            -- The site joins the first created of the centres within reach.
+            IF chosen IS NOT NULL THEN
+                EXIT WHEN NOT by_latitude;
+                CONTINUE WHEN candidate > chosen;
+            END IF;
+            CONTINUE WHEN abs(centre_lats[candidate] - lats[site]) * 110.0 >= radius_km;
+            IF site_point IS NULL THEN
+                site_point := ST_SetSRID(ST_MakePoint(lons[site], lats[site]), 4326)::geography;
+            END IF;
+            centre := ST_SetSRID(
+                ST_MakePoint(centre_lons[candidate], centre_lats[candidate]), 4326
+            )::geography;
+            IF ST_Distance(centre, site_point) < radius_km * 1000 THEN
+                chosen := candidate;
+            END IF;
+        END LOOP;
 
         IF chosen IS NULL THEN
             cluster_count := cluster_count + 1;
