@@ -81,8 +81,8 @@ __all__ = [
 PLANNER_SETTINGS = (("enable_nestloop", "off"),)
 
 
-#: Most decimal places of a score that is summed as a whole number. With at most 12, a scaled
-#: score times an event count stays far below the bigint limit.
+#: Maximum number of decimal places of a score summed as a whole number. A scaled score times
+#: an event count then stays within bigint for any count below 9 million.
 MAX_SCALED_PLACES = 12
 
 

@@ -210,8 +210,8 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
     return _released_columns(joined, unit, spec.interval)
 
 
-#: Planner settings: the cell-to-region join is overestimated about twentyfold, so parallel
-#: plans look too costly and one process sorts every located row (7 medium days: 17 s, 12 s).
+#: Planner settings. The cell-to-region join is overestimated about twentyfold, so parallel plans
+#: look too costly. Free tuple passing lets two processes sort: 7 medium days in 12 s, not 17 s.
 PLANNER_SETTINGS = (("parallel_tuple_cost", "0"),)
 
 KIND = QueryKind(

@@ -294,11 +294,14 @@ def test_home_aggregate_matches_python(
 def test_unscalable_scores_match_python(
     run_on: Any, testdata_dsn: str, scores: dict[str, Any]
 ) -> None:
-    # Scores with 13 decimal places are summed as numeric instead of scaled bigints.
-    hours = [
-        score - 1e-13 if score > 0 else score + 1e-13
-        for score in scores["tower_hour_of_day_scores"]
-    ]
+    # Scores moved by 1e-13 (inward from 1) have 13 decimal places, so they are summed as
+    # numeric instead of scaled bigints.
+    hours = []
+    for score in scores["tower_hour_of_day_scores"]:
+        if score > 0:
+            hours.append(score - 1e-13)
+        else:
+            hours.append(score + 1e-13)
     long_scores = {**scores, "tower_hour_of_day_scores": hours}
     assert ScoreTable.of(hours).places is None
     data = fetch(testdata_dsn)
