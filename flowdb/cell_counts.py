@@ -33,6 +33,7 @@ __all__ = [
     "build_counts",
     "count_ingested_days",
     "counts_partition",
+    "day_counts_table",
     "drop_unattached_counts",
     "mark_counted",
 ]
@@ -53,6 +54,11 @@ def counts_partition(table: str, cdr_type: str, day: date) -> str:
 
 def _identifier(table: str, cdr_type: str, day: date, suffix: str) -> sql.Identifier:
     return sql.Identifier("events", counts_partition(table, cdr_type, day) + suffix)
+
+
+def day_counts_table(cdr_type: str, day: date, suffix: str = "") -> sql.Identifier:
+    """Return the table of a day's counts per subscriber and cell, as build_counts names it."""
+    return _identifier("subscriber_cell_days", cdr_type, day, suffix)
 
 
 def build_counts(

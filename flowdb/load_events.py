@@ -17,7 +17,7 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from flowdb.cell_counts import attach_counts, build_counts, mark_counted
+from flowdb.cell_counts import attach_counts, build_counts, day_counts_table, mark_counted
 from flowdb.csv_staging import (
     FileColumn,
     ProgressCallback,
@@ -156,7 +156,13 @@ def _build_and_swap(
             )
         conn.execute(sql.SQL("ANALYZE {}").format(building))
         build_counts(conn, event_type.name, day_file.day, building, suffix="_new")
-        record_quality_checks(conn, event_type.name, day_file.day, building)
+        record_quality_checks(
+            conn,
+            event_type.name,
+            day_file.day,
+            building,
+            day_counts=day_counts_table(event_type.name, day_file.day, suffix="_new"),
+        )
 
         # Swaps on one event table take turns. Otherwise two loads, each holding a lock on the
         # parent, could each wait for the other's lock (a deadlock, which PostgreSQL aborts).

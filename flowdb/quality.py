@@ -3,6 +3,11 @@
 Each check is one number or timestamp computed over the day's partition, kept as text as
 FlowKit's ingestion does. Checks that need a column the event type lacks (counterparts of
 mobile data sessions, say) are skipped for that type.
+
+The distinct subscribers and cells can be counted on the day's counts per subscriber and cell
+(``flowdb.cell_counts``), built from the same rows: one row per subscriber and cell is far
+fewer rows to hash than one per event (155,000 instead of 2 million on a medium benchmark day
+of calls).
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ DISTINCT_CHECKS: dict[str, str] = {
     "count_location_ids": "location_id",
 }
 
+#: Distinct-value checks whose column the day counts per subscriber and cell also hold.
+_COUNTED_COLUMNS = frozenset({"msisdn", "location_id"})
+
 #: The order in which the outcomes are recorded.
 _CHECK_ORDER = (
     "count_added_rows",
@@ -60,11 +68,18 @@ def _distinct_count(column: str, source: sql.Composable) -> sql.Composable:
 
 
 def record_quality_checks(
-    conn: psycopg.Connection, cdr_type: str, day: date, source: sql.Composable | None = None
+    conn: psycopg.Connection,
+    cdr_type: str,
+    day: date,
+    source: sql.Composable | None = None,
+    *,
+    day_counts: sql.Composable | None = None,
 ) -> int:
     """Compute every quality check on one loaded day and append the outcomes; return how many.
 
     ``source`` is the table that contains the day's rows, by default the day's partition.
+    ``day_counts``, when given, is the day's table of counts per subscriber and cell built from
+    those rows; the distinct subscribers and cells are counted there.
     """
     kind = event_type(cdr_type)
     available = set(kind.column_names)
@@ -77,9 +92,11 @@ def record_quality_checks(
         for name, (expression, needs) in QUALITY_CHECKS.items()
         if needs is None or needs in available
     }
-    expressions.update(
-        (name, _distinct_count(column, table)) for name, column in DISTINCT_CHECKS.items()
-    )
+    for name, column in DISTINCT_CHECKS.items():
+        counted_in = table
+        if day_counts is not None and column in _COUNTED_COLUMNS:
+            counted_in = day_counts
+        expressions[name] = _distinct_count(column, counted_in)
     checks = [name for name in _CHECK_ORDER if name in expressions]
     selected = sql.SQL(", ").join(
         sql.SQL("({})::text").format(expressions[name]) for name in checks

@@ -27,6 +27,7 @@ from flowdb.cell_counts import (
     affected_parents,
     attach_counts,
     build_counts,
+    day_counts_table,
     drop_unattached_counts,
     mark_counted,
 )
@@ -162,7 +163,13 @@ def _build_one(
             build_counts(conn, table.event_type, table.day, table.identifier, analyse=False)
             # Checked here, where days build in parallel; the records stay hidden from
             # etl.deduped_post_etl_queries until publish() marks the day ingested.
-            record_quality_checks(conn, table.event_type, table.day, table.identifier)
+            record_quality_checks(
+                conn,
+                table.event_type,
+                table.day,
+                table.identifier,
+                day_counts=day_counts_table(table.event_type, table.day),
+            )
     logger.info("built events.%s: %d rows", table.name, rows)
     return rows
 
