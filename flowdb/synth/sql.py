@@ -439,6 +439,21 @@ def _pick_cell(draw: str, nearby: str) -> str:
 
 _CELL_ID = "'C' || lpad(({cell})::text, %(cell_width)s, '0')"
 
+
+def _moment(event_no: str) -> str:
+    """Return SQL for the time of event ``event_no`` (1 … ``count``), in event-number order.
+
+    The day is cut into ``count`` equal slices and event n falls at a random point of slice n.
+    Each time is uniform over the day, as an independent draw would be, but the rows come out
+    in time order, as operators' files do, and the day's datetime index builds from sorted rows.
+    """
+    draw = f"synth.draw({event_no}, %(time_stream)s)"
+    return (
+        f"%(day_start)s + floor((({event_no} - 1) + {draw}) * 86400 / %(count)s) "
+        "* interval '1 second'"
+    )
+
+
 _PRESENT = """
 present AS MATERIALIZED (
     SELECT s.sub_no, s.msisdn, s.imsi, s.imei, s.tac,
@@ -474,9 +489,9 @@ FROM (
         """
     + _uniform_int("synth.draw((k + 1) / 2, %(pair_stream)s)", "%(n_pairs)s")
     + """ AS pair_no,
-        %(day_start)s
-            + floor(synth.draw((k + 1) / 2, %(time_stream)s) * 86400) * interval '1 second'
-            AS moment,
+        """
+    + _moment("(k + 1) / 2")
+    + """ AS moment,
         floor(synth.draw((k + 1) / 2, %(duration_stream)s) * 2601) AS duration,
         synth.draw(k, %(cell_stream)s) AS cell_draw
     FROM (SELECT generate_series(1::bigint, 2 * %(count)s::bigint) AS k) AS numbers
@@ -507,8 +522,9 @@ FROM (
         """
     + _uniform_int("synth.draw(n, %(subscriber_stream)s)", "%(n_subscribers)s")
     + """ AS sub_no,
-        %(day_start)s
-            + floor(synth.draw(n, %(time_stream)s) * 86400) * interval '1 second' AS moment,
+        """
+    + _moment("n")
+    + """ AS moment,
         floor(synth.draw(n, %(duration_stream)s) * 261) AS duration,
         floor(synth.draw(n, %(upload_stream)s) * 100001) AS upload,
         floor(synth.draw(n, %(download_stream)s) * 100001) AS download,

@@ -330,3 +330,50 @@ def test_environment_variables_set_parameters() -> None:
     assert params.n_cells == 7
     with pytest.raises(ValueError, match="N_SUBSCRIBERS='many' is invalid"):
         SynthParams.from_env({"N_SUBSCRIBERS": "many"})
+
+
+def test_event_times_follow_event_numbers(fresh_dsn) -> None:
+    generate(fresh_dsn, SynthParams(**BASE))
+    with psycopg.connect(fresh_dsn) as conn:
+        conn.execute("SET timezone TO 'UTC'")
+        for table in ("calls", "sms", "mds"):
+            # Ids are '<type letter><YYYYMMDD>-<event number>'.
+            backwards, first, last = _one(
+                conn,
+                f"""
+                SELECT count(*) FILTER (WHERE datetime < previous), min(datetime)::time,
+                    max(datetime)::time
+                FROM (
+                    SELECT datetime, lag(datetime) OVER (
+                        PARTITION BY datetime::date
+                        ORDER BY split_part(id, '-', 2)::int
+                    ) AS previous
+                    FROM events.{table}
+                ) AS ordered
+                """,
+            )
+            assert backwards == 0, table
+            # Spread over the whole day: each slice is under two minutes wide here.
+            assert first.hour == 0 and last.hour == 23, (table, first, last)
+
+
+def test_quality_checks_match_generated_rows(fresh_dsn) -> None:
+    generate(fresh_dsn, SynthParams(**BASE))
+    with psycopg.connect(fresh_dsn) as conn:
+        for table in ("calls", "sms", "mds"):
+            for day in DAYS[:3]:
+                partition = f"events.{table}_{day:%Y%m%d}"
+                expected = _one(
+                    conn,
+                    f"SELECT count(DISTINCT msisdn)::text, count(DISTINCT location_id)::text, "
+                    f"count(DISTINCT imei)::text FROM {partition}",
+                )
+                recorded = dict(
+                    conn.execute(
+                        "SELECT type_of_query_or_check, outcome FROM etl.deduped_post_etl_queries "
+                        "WHERE cdr_type = %s AND cdr_date = %s",
+                        (table, day),
+                    ).fetchall()
+                )
+                names = ("count_msisdns", "count_location_ids", "count_imeis")
+                assert tuple(recorded[name] for name in names) == expected, partition
