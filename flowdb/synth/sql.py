@@ -448,8 +448,10 @@ def _moment(event_no: str) -> str:
     in time order, as operators' files do, and the day's datetime index builds from sorted rows.
     """
     draw = f"synth.draw({event_no}, %(time_stream)s)"
+    # The cap keeps the last event inside the day: with the largest draw, count - 1 + draw
+    # rounds up to count in floating point, which would give 24:00.
     return (
-        f"%(day_start)s + floor((({event_no} - 1) + {draw}) * 86400 / %(count)s) "
+        f"%(day_start)s + least(floor((({event_no} - 1) + {draw}) * 86400 / %(count)s), 86399) "
         "* interval '1 second'"
     )
 
