@@ -41,7 +41,7 @@ DISTINCT_CHECKS: dict[str, str] = {
     "count_location_ids": "location_id",
 }
 
-#: Distinct-value checks whose column the day counts per subscriber and cell also hold.
+#: Columns of the distinct-value checks that the day counts per subscriber and cell contain.
 _COUNTED_COLUMNS = frozenset({"msisdn", "location_id"})
 
 #: The order in which the outcomes are recorded.
@@ -79,7 +79,7 @@ def record_quality_checks(
 
     ``source`` is the table that contains the day's rows, by default the day's partition.
     ``day_counts``, when given, is the day's table of counts per subscriber and cell built from
-    those rows; the distinct subscribers and cells are counted there.
+    those rows, and the distinct subscribers and cells are counted there.
     """
     kind = event_type(cdr_type)
     available = set(kind.column_names)

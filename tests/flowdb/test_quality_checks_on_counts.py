@@ -49,5 +49,6 @@ def test_loaded_day_distinct_counts(fresh_dsn: str, tmp_path: Path) -> None:
     with psycopg.connect(fresh_dsn) as conn:
         expected = conn.execute(DISTINCT.format("calls_20160101")).fetchone()
         recorded: dict[str, str] = dict(conn.execute(RECORDED, ("calls", "2016-01-01")).fetchall())
-    assert expected is not None and int(expected[0]) >= 8
+    assert expected is not None
+    assert int(expected[0]) >= 8
     assert (recorded["count_msisdns"], recorded["count_location_ids"]) == expected

@@ -107,7 +107,9 @@ class ScoreTable:
         """Return the table of ``scores``, scaled to whole numbers when they allow it."""
         exact = tuple(Decimal(repr(float(score))) for score in scores)
         places = max(max(-int(value.as_tuple().exponent), 0) for value in exact)
-        return cls(exact, places if places <= MAX_SCALED_PLACES else None)
+        if places > MAX_SCALED_PLACES:
+            return cls(exact, None)
+        return cls(exact, places)
 
     @property
     def scale(self) -> int:

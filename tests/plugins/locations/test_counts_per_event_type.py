@@ -46,31 +46,22 @@ def add_sms(dsn: str, messages: list[tuple[str, str, str]]) -> None:
 def merged_cell_counts(
     context: BuildContext, spec: Any, *, start: dt.datetime, end: dt.datetime
 ) -> Select[Any]:
-    """Select located cell counts with the event types merged per subscriber and cell first."""
+    """Select located cell counts with the event types merged per subscriber, cell and day."""
     counts = context.cell_counts(spec, start=start, end=end)
-    if counts is not None:
-        rows = counts.subquery("cell_counts")
-        event_count: Any = cast(func.sum(rows.c.event_count), BigInteger)
-        latest = rows.c.last_event
-    else:
-        rows = context.spec_events(spec, start=start, end=end).subquery("events")
-        event_count = func.count()
-        latest = rows.c.datetime
-    keys: list[Any] = [rows.c.subscriber, rows.c.location_id]
-    if end - start > dt.timedelta(days=1) or start.time() != dt.time():
-        keys.append(cast(rows.c.datetime, Date))
+    assert counts is not None, spec
+    rows = counts.subquery("cell_counts")
     per_cell = select(
         rows.c.subscriber,
         rows.c.location_id,
-        event_count.label("event_count"),
-        func.max(latest).label("datetime"),
-    ).group_by(*keys)
+        cast(func.sum(rows.c.event_count), BigInteger).label("event_count"),
+        func.max(rows.c.last_event).label("datetime"),
+    ).group_by(rows.c.subscriber, rows.c.location_id, cast(rows.c.datetime, Date))
     return context.locate(per_cell, spec)
 
 
 CALLS = [
-    # ann: a call at C2 (R2) and an SMS at C1 (R1) at the same latest second.
-    # The tie rule picks the smaller unit value, R1.
+    # ann: a call at C2 (R2) and an SMS at C1 (R1) at the same latest second. daily_location
+    # resolves a tie at the latest event to the smallest unit value, R1.
     ("ann", "2016-01-01 18:00:00", "C2"),
     ("ann", "2016-01-01 09:00:00", "C1"),
     # ben: C3 has 2 calls and C1 has 1 call and 1 SMS. The SMS at C1 is the latest event.
