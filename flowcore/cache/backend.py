@@ -38,6 +38,9 @@ class CacheHit:
     estimated_rows: int | None
     #: Score after the last touch.
     score: float
+    #: When the result was stored. A result computed again is stored anew, at a later time, so
+    #: two results of one query id differ here. None when the backend does not record it.
+    stored_at: dt.datetime | None = None
 
 
 @attrs.frozen

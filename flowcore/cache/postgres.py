@@ -55,14 +55,14 @@ _T = TypeVar("_T")
 # the metadata row first, so access_count is the latest committed count (a concurrent touch is
 # waited for) and a row deleted meanwhile yields no row. The touches run above the lock.
 _TOUCH_COMPLETED = text(
-    "SELECT c.query_kind, c.schema, c.tablename, c.access_count, "
+    "SELECT c.query_kind, c.schema, c.tablename, c.access_count, c.created, "
     "(SELECT array_agg(cache.touch_cache(c.query_id) ORDER BY n) "
     " FROM generate_series(1, CAST(:touches AS integer)) AS n) AS scores, "
     "(SELECT CAST(pc.reltuples AS bigint) FROM pg_catalog.pg_class AS pc "
     " WHERE pc.oid = to_regclass(quote_ident(c.schema) || '.' || quote_ident(c.tablename))) "
     "AS estimated_rows "
     "FROM (SELECT cached.query_id, cached.class AS query_kind, cached.schema, "
-    " cached.tablename, cached.access_count "
+    " cached.tablename, cached.access_count, cached.created "
     " FROM cache.cached AS cached "
     " LEFT JOIN cache.query_states AS s ON s.query_id = cached.query_id "
     " WHERE cached.query_id = :query_id AND coalesce(s.state, 'completed') = 'completed' "
@@ -323,6 +323,7 @@ class PostgresCacheBackend:
             table=f"{row.schema}.{row.tablename}",
             estimated_rows=None if estimated is None or estimated < 0 else int(estimated),
             score=scores[-1],
+            stored_at=row.created,
         )
 
     def result_table(self, query_id: str) -> Table:

@@ -16,6 +16,7 @@ from litestar.di import Provide
 
 import flowcore
 from flowcore_server.auth import authenticate
+from flowcore_server.bodies import ResultBodies
 from flowcore_server.errors import exception_handlers
 from flowcore_server.logs import AccessLog, QueryLog, configure_logging
 from flowcore_server.openapi import build_openapi
@@ -64,7 +65,7 @@ def create_app(
             flowcore.connect, settings.dsn, settings=settings.core, plugins=[query_log, *plugins]
         )
         app.state.session = session
-        app.state.service = QueryService(session)
+        app.state.service = QueryService(session, ResultBodies(settings.body_cache_bytes))
         app.state.openapi = build_openapi(
             session.registry, audience=settings.audience, version=server_version()
         )

@@ -4,9 +4,10 @@ Each encoder takes an iterator over chunks of rows (as the database returns them
 one bytes chunk per row chunk, so a response of any size needs memory for one chunk only. JSON
 numbers keep the database's precision: a NUMERIC value is written with all its digits.
 
-If the database fails part-way, the encoder logs the error and stops without writing the
-closing brackets, so the client sees a truncated (invalid) document rather than a short but
-valid one.
+A streamed response wraps its encoder in :func:`guarded`: if the database fails part-way, the
+error is logged and the body stops without its closing brackets, so the client sees a
+truncated (invalid) document rather than a short but valid one. A body encoded whole, before
+anything is sent, lets the error propagate instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "csv_chunks",
     "dumps",
     "feature_collection_chunks",
+    "guarded",
     "json_result_chunks",
 ]
 
@@ -60,7 +62,7 @@ def _joined_items(values: list[Any]) -> bytes:
     return dumps(values)[1:-1]
 
 
-def _guard(chunks: Iterator[bytes], description: str) -> Iterator[bytes]:
+def guarded(chunks: Iterator[bytes], description: str) -> Iterator[bytes]:
     """Pass chunks through; log and stop at the first error instead of raising mid-response."""
     try:
         yield from chunks
@@ -70,19 +72,15 @@ def _guard(chunks: Iterator[bytes], description: str) -> Iterator[bytes]:
 
 def json_result_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
     """Yield ``{"query_id": ..., "query_result": [{column: value}, ...]}`` in chunks."""
-
-    def generate() -> Iterator[bytes]:
-        yield b'{"query_id":' + dumps(query_id) + b',"query_result":['
-        first = True
-        for chunk in rows:
-            if not chunk:
-                continue
-            body = _joined_items([dict(zip(columns, row, strict=True)) for row in chunk])
-            yield body if first else b"," + body
-            first = False
-        yield b"]}"
-
-    return _guard(generate(), f"the JSON result of {query_id}")
+    yield b'{"query_id":' + dumps(query_id) + b',"query_result":['
+    first = True
+    for chunk in rows:
+        if not chunk:
+            continue
+        body = _joined_items([dict(zip(columns, row, strict=True)) for row in chunk])
+        yield body if first else b"," + body
+        first = False
+    yield b"]}"
 
 
 def _csv_value(value: Any) -> Any:
@@ -93,42 +91,34 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def csv_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
+def csv_chunks(columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
     """Yield a header row and the rows as CSV with CRLF line ends; nothing for no rows."""
-
-    def generate() -> Iterator[bytes]:
-        header_written = False
-        for chunk in rows:
-            if not chunk:
-                continue
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            if not header_written:
-                writer.writerow(columns)
-                header_written = True
-            writer.writerows([_csv_value(v) for v in row] for row in chunk)
-            yield buffer.getvalue().encode("utf-8")
-
-    return _guard(generate(), f"the CSV result of {query_id}")
+    header_written = False
+    for chunk in rows:
+        if not chunk:
+            continue
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        if not header_written:
+            writer.writerow(columns)
+            header_written = True
+        writer.writerows([_csv_value(v) for v in row] for row in chunk)
+        yield buffer.getvalue().encode("utf-8")
 
 
 def feature_collection_chunks(
-    rows: Rows, to_feature: Callable[[int, Sequence[Any]], dict[str, Any]], description: str
+    rows: Rows, to_feature: Callable[[int, Sequence[Any]], dict[str, Any]]
 ) -> Iterator[bytes]:
     """Yield a GeoJSON FeatureCollection with one feature per row, numbered from 1."""
-
-    def generate() -> Iterator[bytes]:
-        yield b'{"type":"FeatureCollection","features":['
-        number = 0
-        for chunk in rows:
-            features = []
-            for row in chunk:
-                number += 1
-                features.append(to_feature(number, row))
-            if not features:
-                continue
-            body = _joined_items(features)
-            yield body if number == len(features) else b"," + body
-        yield b"]}"
-
-    return _guard(generate(), description)
+    yield b'{"type":"FeatureCollection","features":['
+    number = 0
+    for chunk in rows:
+        features = []
+        for row in chunk:
+            number += 1
+            features.append(to_feature(number, row))
+        if not features:
+            continue
+        body = _joined_items(features)
+        yield body if number == len(features) else b"," + body
+    yield b"]}"

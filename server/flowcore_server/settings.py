@@ -10,6 +10,9 @@
     Level of the server's own log lines; access and query records are always written.
 ``FLOWDB_DSN`` or FlowKit's ``FLOWDB_*`` variables (default: the local cluster)
     The database, resolved by ``flowdb.config.resolve_dsn``.
+``FLOWCORE_RESULT_BODY_CACHE_MB`` (default 64, in MiB)
+    Memory each server process gives to encoded bodies of small results, so a repeated
+    download is not read and encoded again; 0 turns this off.
 
 The core's own settings (``FLOWCORE_REDACTION_THRESHOLD`` and the others) come from
 ``flowcore.settings.Settings``.
@@ -26,6 +29,7 @@ from flowcore_auth import TokenVerifier
 from flowcore_auth.errors import KeyLoadError
 
 from flowcore.settings import Settings
+from flowcore_server.bodies import DEFAULT_BODY_CACHE_BYTES
 from flowdb.config import ConfigError, resolve_dsn
 
 __all__ = ["ServerSettings", "SettingsError", "DEFAULT_PORT", "DEFAULT_HOST"]
@@ -53,6 +57,8 @@ class ServerSettings:
     port: int = DEFAULT_PORT
     #: Level of the server's own log lines; access and query logs are always written.
     log_level: str = "error"
+    #: Total size of the encoded result bodies kept in memory (FLOWCORE_RESULT_BODY_CACHE_MB).
+    body_cache_bytes: int = DEFAULT_BODY_CACHE_BYTES
     core: Settings = attrs.field(factory=Settings)
 
     @classmethod
@@ -76,6 +82,7 @@ class ServerSettings:
             dsn=dsn,
             port=_port(env),
             log_level=_log_level(env),
+            body_cache_bytes=_body_cache_bytes(env),
             core=core,
         )
 
@@ -99,7 +106,7 @@ def _port(env: Mapping[str, str]) -> int:
     raw = env.get("FLOWAPI_PORT")
     if not raw:
         return DEFAULT_PORT
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise SettingsError(f"FLOWAPI_PORT must be a port number from 1 to 65535, got {raw!r}")
     return int(raw)
 
@@ -111,3 +118,14 @@ def _log_level(env: Mapping[str, str]) -> str:
             f"FLOWAPI_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}"
         )
     return raw
+
+
+def _body_cache_bytes(env: Mapping[str, str]) -> int:
+    raw = env.get("FLOWCORE_RESULT_BODY_CACHE_MB")
+    if not raw:
+        return DEFAULT_BODY_CACHE_BYTES
+    if not (raw.isascii() and raw.isdigit()):
+        raise SettingsError(
+            f"FLOWCORE_RESULT_BODY_CACHE_MB must be a whole number of MiB, 0 or more, got {raw!r}"
+        )
+    return int(raw) * 1024 * 1024

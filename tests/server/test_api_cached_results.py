@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 import pytest
 from api_helpers import RunningServer
@@ -194,6 +195,8 @@ def test_cached_rounds_count_accesses(client: httpx.Client, testdata_dsn: str) -
     poll = client.get(f"/api/0/poll/{query_id}")
     result = client.get(f"/api/0/get/{query_id}")
     geojson = client.get(f"/api/0/get/{query_id}.geojson")
+    # Served from the body kept by the first read.
+    result_again = client.get(f"/api/0/get/{query_id}")
 
     assert run.status_code == 202
     assert run.json() == {
@@ -205,8 +208,11 @@ def test_cached_rounds_count_accesses(client: httpx.Client, testdata_dsn: str) -
     assert poll.headers["location"] == f"/api/0/get/{query_id}"
     assert result.status_code == 200
     assert geojson.status_code == 200
+    assert result_again.status_code == 200
+    assert result_again.content == result.content
+    assert result_again.headers["content-disposition"] == result.headers["content-disposition"]
     # One touch for the run and one per read; a poll touches nothing.
-    assert _access_count(testdata_dsn, query_id) == before + 3
+    assert _access_count(testdata_dsn, query_id) == before + 4
 
 
 # -- removals around a hit, on QueryService in this process ----------------------------------
@@ -222,6 +228,12 @@ LON_LAT_SPEC = {
         "event_types": ["calls"],
     },
 }
+
+
+def _encode_rows(rows: Iterable[Sequence[Sequence[Any]]]) -> Iterator[bytes]:
+    """Encode each chunk of rows as one JSON array of arrays."""
+    for chunk in rows:
+        yield orjson.dumps([list(row) for row in chunk])
 
 
 class RemoveOnHit:
@@ -282,8 +294,10 @@ def test_result_removed_after_read_hit(
     remover.action = session.cache.invalidate
 
     with pytest.raises(QueryNotFoundError):
-        chunks = service.read_result(query_id, release, one_piece_rows=one_piece_rows)
-        list(chunks)
+        body = service.read_body(
+            query_id, "rows", release, _encode_rows, one_piece_rows=one_piece_rows
+        )
+        list(body)
 
     assert remover.action is None
     assert session.executor.state(query_id) == "known"
@@ -296,7 +310,10 @@ def test_streamed_result_rows(service: QueryService) -> None:
     query_id = session.query_id(LON_LAT_SPEC)
     release = session.release_select(query_id, "spatial_aggregate", redact=False)
 
-    chunks = list(service.read_result(query_id, release, chunk_rows=1, one_piece_rows=0))
+    body = service.read_body(
+        query_id, "rows", release, _encode_rows, chunk_rows=1, one_piece_rows=0
+    )
+    chunks = [orjson.loads(chunk) for chunk in body]
 
     assert len(expected) == 2
     assert [len(chunk) for chunk in chunks] == [1, 1]

@@ -39,7 +39,7 @@ def test_features_are_numbered_across_chunks() -> None:
         return {"type": "Feature", "id": number, "properties": {"pcod": row[0], "value": row[1]}}
 
     chunks = [[("NP1", 1), ("NP2", 2)], [], [("NP3", 3)]]
-    body = b"".join(feature_collection_chunks(chunks, feature, "a test collection"))
+    body = b"".join(feature_collection_chunks(chunks, feature))
 
     document = json.loads(body)
     assert document["type"] == "FeatureCollection"

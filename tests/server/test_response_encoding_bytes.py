@@ -135,6 +135,6 @@ def test_geojson_bytes_match_per_row() -> None:
         (f"NP{index}", value, point if index % 3 else None) for index, value in enumerate(VALUES)
     ]
     for chunks in chunk_layouts(rows):
-        new = b"".join(feature_collection_chunks(chunks, feature, "a test collection"))
+        new = b"".join(feature_collection_chunks(chunks, feature))
         old = b"".join(per_row_features(chunks, feature))
         assert new == old, chunks

@@ -10,7 +10,7 @@ from litestar.response import Stream
 
 from flowcore_server.auth import GET_RESULT, geography_scope, require
 from flowcore_server.errors import ApiError, validation_error_body
-from flowcore_server.formats import feature_collection_chunks
+from flowcore_server.formats import feature_collection_chunks, guarded
 from flowcore_server.geojson import geography_features, geography_units
 from flowcore_server.service import QueryService
 
@@ -34,9 +34,8 @@ def get_geography(
         )
     require(identity, {GET_RESULT}, {geography_scope(aggregation_unit)})
     features = geography_features(registry.unit(aggregation_unit))
-    content = feature_collection_chunks(
-        service.stream_rows(features.statement),
-        features.feature,
+    content = guarded(
+        feature_collection_chunks(service.stream_rows(features.statement), features.feature),
         f"the geography of {aggregation_unit}",
     )
     return Stream(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -29,10 +30,15 @@ from flowcore_server.auth import (
     require_action,
 )
 from flowcore_server.errors import MISSING_QUERY_KIND, ApiError, validation_error_body
-from flowcore_server.formats import csv_chunks, feature_collection_chunks, json_result_chunks
+from flowcore_server.formats import (
+    csv_chunks,
+    feature_collection_chunks,
+    guarded,
+    json_result_chunks,
+)
 from flowcore_server.geojson import GeoJsonUnavailable, result_features
 from flowcore_server.logs import QueryLog, request_context
-from flowcore_server.service import QueryService, StoredQuery
+from flowcore_server.service import Encoder, QueryService, StoredQuery
 
 __all__ = ["run_query", "poll_query", "get_result", "API_PREFIX", "RESULT_FORMATS"]
 
@@ -237,6 +243,7 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
         raise removed_error from None
     headers = {"Content-Disposition": f"attachment;filename={query_id}.{extension}"}
 
+    encode: Encoder
     if extension == "geojson":
         registry = service.session.registry
         try:
@@ -245,27 +252,24 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
             raise ApiError(
                 400, {"status": "Error", "msg": f"Query with id '{query_id}': {error}"}
             ) from None
-        try:
-            rows = service.read_result(query_id, features.statement)
-        except QueryNotFoundError:
-            raise removed_error from None
-        content = feature_collection_chunks(
-            rows,
-            features.feature,
-            f"the GeoJSON result of {query_id}",
-        )
+        statement = features.statement
+        encode = partial(feature_collection_chunks, to_feature=features.feature)
     else:
+        statement = release
         columns = [str(column.name) for column in release.selected_columns]
-        try:
-            rows = service.read_result(query_id, release)
-        except QueryNotFoundError:
-            raise removed_error from None
-        encode = json_result_chunks if extension == "json" else csv_chunks
-        content = encode(query_id, columns, rows)
+        if extension == "json":
+            encode = partial(json_result_chunks, query_id, columns)
+        else:
+            encode = partial(csv_chunks, columns)
+
+    try:
+        body = service.read_body(query_id, extension, statement, encode)
+    except QueryNotFoundError:
+        raise removed_error from None
     media_type = RESULT_FORMATS[extension]
-    if isinstance(rows, list):
-        # Read at once, so encode it here: an async iterator spares the response one thread
-        # hop per chunk, and the body stays chunked, as FlowAPI sends it.
-        body = _one_chunk(b"".join(content))
-        return Stream(content=body, media_type=media_type, headers=headers)
+    if isinstance(body, bytes):
+        # Encoded whole, so an async iterator of one chunk spares the response a thread hop,
+        # and the body stays chunked, as FlowAPI sends it.
+        return Stream(content=_one_chunk(body), media_type=media_type, headers=headers)
+    content = guarded(body, f"the {extension.upper()} result of {query_id}")
     return Stream(content=content, media_type=media_type, headers=headers)
