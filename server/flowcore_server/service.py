@@ -125,18 +125,22 @@ class QueryService:
         select: Select[Any],
         encode: Encoder,
         *,
+        keep: bool = True,
         chunk_rows: int = CHUNK_ROWS,
         one_piece_rows: int = ONE_PIECE_ROWS,
     ) -> bytes | Iterator[bytes]:
         """Record a read of a completed query's result and return its body in ``form``.
 
         One connection records the read. A result of at most ``one_piece_rows`` rows by its
-        ``ANALYZE`` estimate is read at once and returned encoded whole, as bytes, and the body
-        is kept: later reads of the same stored result in the same form return it without
-        reading the rows. A larger result is returned as an iterator of encoded chunks that
-        streams it afterwards, in chunks of ``chunk_rows`` rows, on a cursor opened before this
-        returns. The open transaction then keeps a lock on the table, so a removal waits until
-        the iterator is exhausted or closed.
+        ``ANALYZE`` estimate is read at once and returned encoded whole, as bytes. With
+        ``keep``, the body is kept: later reads of the same stored result in the same form
+        return it without reading the rows. Pass ``keep=False`` when ``select`` reads more than
+        the stored result, as the GeoJSON form does with the unit's boundaries.
+
+        A larger result is returned as an iterator of encoded chunks that streams it
+        afterwards, in chunks of ``chunk_rows`` rows, on a cursor opened before this returns.
+        The open transaction then keeps a lock on the table, so a removal waits until the
+        iterator is exhausted or closed.
 
         Raises:
             QueryNotFoundError: when the query is no longer completed or its table was dropped
@@ -148,7 +152,9 @@ class QueryService:
             if hit is None:
                 raise QueryNotFoundError(query_id)
             if hit.estimated_rows is not None and hit.estimated_rows <= one_piece_rows:
-                key = None if hit.stored_at is None else BodyKey(query_id, hit.stored_at, form)
+                key = None
+                if keep and hit.stored_at is not None:
+                    key = BodyKey(query_id, hit.stored_at, form)
                 kept = None if key is None else self.bodies.get(key)
                 if kept is not None:
                     return kept

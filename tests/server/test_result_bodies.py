@@ -14,7 +14,7 @@ import orjson
 import psycopg
 import pytest
 from flowcore_auth import generate_key_pair
-from flowcore_server.bodies import BodyKey, ResultBodies
+from flowcore_server.bodies import ENTRY_OVERHEAD_BYTES, BodyKey, ResultBodies
 from flowcore_server.service import QueryService
 from flowcore_server.settings import ServerSettings, SettingsError
 
@@ -23,6 +23,8 @@ from flowcore.errors import QueryNotFoundError
 from flowcore.testing import insert_cells, insert_events
 
 STORED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+#: Room for exactly four bodies of 100 bytes.
+LIMIT = 4 * (100 + ENTRY_OVERHEAD_BYTES)
 SPEC = {
     "query_kind": "spatial_aggregate",
     "locations": {
@@ -39,7 +41,7 @@ def _key(query_id: str, form: str = "json") -> BodyKey:
 
 
 def test_least_recently_used_dropped_first() -> None:
-    bodies = ResultBodies(max_bytes=400)
+    bodies = ResultBodies(max_bytes=LIMIT)
     bodies.keep(_key("a"), b"a" * 100)
     bodies.keep(_key("b"), b"b" * 100)
     bodies.keep(_key("c"), b"c" * 100)
@@ -50,16 +52,26 @@ def test_least_recently_used_dropped_first() -> None:
 
     assert bodies.get(_key("b")) is None
     assert bodies.get(_key("a")) == b"a" * 100
-    assert bodies.size_bytes == 400
+    assert bodies.size_bytes == LIMIT
 
 
 def test_oversized_body_not_kept() -> None:
-    bodies = ResultBodies(max_bytes=400)
+    bodies = ResultBodies(max_bytes=LIMIT)
 
     assert bodies.keep(_key("small"), b"x" * 100)
     assert not bodies.keep(_key("large"), b"x" * 101)
     assert bodies.get(_key("large")) is None
-    assert bodies.size_bytes == 100
+    assert bodies.size_bytes == 100 + ENTRY_OVERHEAD_BYTES
+
+
+def test_empty_bodies_count_overhead() -> None:
+    bodies = ResultBodies(max_bytes=LIMIT)
+    for number in range(10):
+        bodies.keep(_key(f"q{number}", "csv"), b"")
+
+    assert bodies.size_bytes <= LIMIT
+    assert bodies.get(_key("q0", "csv")) is None
+    assert bodies.get(_key("q9", "csv")) == b""
 
 
 def test_zero_limit_keeps_nothing() -> None:

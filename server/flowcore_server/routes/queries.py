@@ -51,6 +51,9 @@ RESULT_FORMATS = {
     "geojson": "application/geo+json",
 }
 
+#: Names of the result formats in log lines.
+FORM_NAMES = {"json": "JSON", "csv": "CSV", "geojson": "GeoJSON"}
+
 query_log = logging.getLogger("flowcore.query")
 
 #: Progress of a query whose result is stored: nothing left to compute.
@@ -263,7 +266,10 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
             encode = partial(csv_chunks, columns)
 
     try:
-        body = service.read_body(query_id, extension, statement, encode)
+        # GeoJSON joins the unit's boundaries as they are now, which a reloaded layer changes.
+        body = service.read_body(
+            query_id, extension, statement, encode, keep=extension != "geojson"
+        )
     except QueryNotFoundError:
         raise removed_error from None
     media_type = RESULT_FORMATS[extension]
@@ -271,5 +277,5 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
         # Encoded whole, so an async iterator of one chunk spares the response a thread hop,
         # and the body stays chunked, as FlowAPI sends it.
         return Stream(content=_one_chunk(body), media_type=media_type, headers=headers)
-    content = guarded(body, f"the {extension.upper()} result of {query_id}")
+    content = guarded(body, f"the {FORM_NAMES[extension]} result of {query_id}")
     return Stream(content=content, media_type=media_type, headers=headers)
