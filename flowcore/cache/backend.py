@@ -39,7 +39,8 @@ class CacheHit:
     #: Score after the last touch.
     score: float
     #: When the result was stored. A result computed again is stored anew, at a later time, so
-    #: two results of one query id differ here. None when the backend does not record it.
+    #: two results of one query id differ here. None when the backend does not record it or
+    #: the result's table is missing.
     stored_at: dt.datetime | None = None
 
 

@@ -55,7 +55,9 @@ _T = TypeVar("_T")
 # the metadata row first, so access_count is the latest committed count (a concurrent touch is
 # waited for) and a row deleted meanwhile yields no row. The touches run above the lock.
 _TOUCH_COMPLETED = text(
-    "SELECT c.query_kind, c.schema, c.tablename, c.access_count, c.created, "
+    "SELECT c.query_kind, c.schema, c.tablename, c.access_count, "
+    "CASE WHEN to_regclass(quote_ident(c.schema) || '.' || quote_ident(c.tablename)) IS NOT NULL "
+    "THEN c.created END AS created, "
     "(SELECT array_agg(cache.touch_cache(c.query_id) ORDER BY n) "
     " FROM generate_series(1, CAST(:touches AS integer)) AS n) AS scores, "
     "(SELECT CAST(pc.reltuples AS bigint) FROM pg_catalog.pg_class AS pc "

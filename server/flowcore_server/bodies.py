@@ -1,8 +1,8 @@
 """Encoded result bodies kept in memory, so a repeated download skips reading and encoding.
 
 A stored result never changes: a query computed again is stored anew, with a new storage time.
-So the JSON or CSV body of a small result, once encoded, serves every later download of the
-same stored result in the same format. Bodies are keyed by query id, storage time and format,
+So a JSON or CSV body, once encoded whole or streamed to the end, serves every later download
+of the same stored result in the same format. Bodies are keyed by query id, storage time and format,
 and the least recently used ones are dropped first once their total size passes the limit. Each
 server process keeps its own bodies.
 
@@ -59,6 +59,11 @@ class ResultBodies:
         self._lock = threading.Lock()
 
     @property
+    def max_body_bytes(self) -> int:
+        """Return the size of the largest body that is kept."""
+        return max(self.max_bytes // 4 - ENTRY_OVERHEAD_BYTES, -1)
+
+    @property
     def size_bytes(self) -> int:
         """Return the total size counted for the kept bodies, overhead included."""
         with self._lock:
@@ -71,7 +76,7 @@ class ResultBodies:
 
     def keep(self, key: BodyKey, body: bytes) -> bool:
         """Store a body unless it is too large, and return whether it was stored."""
-        if _entry_size(body) > self.max_bytes // 4:
+        if len(body) > self.max_body_bytes:
             return False
         with self._lock:
             self._bodies[key] = body

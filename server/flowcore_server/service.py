@@ -49,7 +49,7 @@ class QueryService:
     """Access to the session's queries for the HTTP routes."""
 
     def __init__(self, session: Session, bodies: ResultBodies | None = None) -> None:
-        """Serve ``session``'s queries, keeping encoded bodies of small results in ``bodies``."""
+        """Serve ``session``'s queries, storing encoded result bodies in ``bodies``."""
         self.session = session
         self.bodies = ResultBodies() if bodies is None else bodies
 
@@ -132,15 +132,17 @@ class QueryService:
         """Record a read of a completed query's result and return its body in ``form``.
 
         One connection records the read. A result of at most ``one_piece_rows`` rows by its
-        ``ANALYZE`` estimate is read at once and returned encoded whole, as bytes. With
-        ``keep``, the body is kept: later reads of the same stored result in the same form
-        return it without reading the rows. Pass ``keep=False`` when ``select`` reads more than
-        the stored result, as the GeoJSON form does with the unit's boundaries.
+        ``ANALYZE`` estimate is read at once and returned encoded whole, as bytes. A larger
+        result is returned as an iterator of encoded chunks that streams it afterwards, in
+        chunks of ``chunk_rows`` rows, on a cursor opened before this returns. The open
+        transaction then keeps a lock on the table, so a removal waits until the iterator is
+        exhausted or closed.
 
-        A larger result is returned as an iterator of encoded chunks that streams it
-        afterwards, in chunks of ``chunk_rows`` rows, on a cursor opened before this returns.
-        The open transaction then keeps a lock on the table, so a removal waits until the
-        iterator is exhausted or closed.
+        With ``keep``, a body that fits in ``bodies`` is stored there once it has been encoded
+        whole, or once a streamed body has been sent to the end. Later reads of the same stored
+        result in the same form return it as bytes without reading the rows. Pass
+        ``keep=False`` when ``select`` reads more than the stored result, as the GeoJSON form
+        does with the unit's boundaries.
 
         Raises:
             QueryNotFoundError: when the query is no longer completed or its table was dropped
@@ -151,20 +153,39 @@ class QueryService:
             hit = self.session.cache.touch_completed(connection, query_id, accesses=("read",))
             if hit is None:
                 raise QueryNotFoundError(query_id)
-            if hit.estimated_rows is not None and hit.estimated_rows <= one_piece_rows:
-                key = None
-                if keep and hit.stored_at is not None:
-                    key = BodyKey(query_id, hit.stored_at, form)
-                kept = None if key is None else self.bodies.get(key)
+            key = None
+            if keep and hit.stored_at is not None:
+                key = BodyKey(query_id, hit.stored_at, form)
+                kept = self.bodies.get(key)
                 if kept is not None:
                     return kept
+            if hit.estimated_rows is not None and hit.estimated_rows <= one_piece_rows:
                 rows = _rows_up_to(connection, query_id, select, one_piece_rows)
                 if rows is not None:
                     body = b"".join(encode([rows]))
                     if key is not None:
                         self.bodies.keep(key, body)
                     return body
-        return encode(self._open_stream(query_id, select, chunk_rows))
+        chunks = encode(self._open_stream(query_id, select, chunk_rows))
+        return chunks if key is None else self._kept_when_complete(key, chunks)
+
+    def _kept_when_complete(self, key: BodyKey, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """Pass a streamed body's chunks through, and keep the body once all of it was sent.
+
+        A body that fails, is closed early or grows too large to keep is not kept.
+        """
+        collected: list[bytes] | None = []
+        size = 0
+        for chunk in chunks:
+            if collected is not None:
+                size += len(chunk)
+                if size > self.bodies.max_body_bytes:
+                    collected = None
+                else:
+                    collected.append(chunk)
+            yield chunk
+        if collected is not None:
+            self.bodies.keep(key, b"".join(collected))
 
     def _open_stream(
         self, query_id: str, select: Select[Any], chunk_rows: int

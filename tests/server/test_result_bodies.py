@@ -1,4 +1,4 @@
-"""Encoded bodies of small results kept in memory: bounds, keys and what a kept body serves.
+"""Encoded result bodies kept in memory: bounds, keys and what a kept body serves.
 
 A kept body must never outlive its stored result: a result computed again is encoded again, and
 a removed one is not found even while its old body is still in memory.
@@ -225,3 +225,52 @@ def test_removed_result_not_found(service: QueryService) -> None:
     with pytest.raises(QueryNotFoundError):
         service.read_body(query_id, "json", release, encode)
     assert encode.rows == 2
+
+
+def _stream(service: QueryService, encode: CountingEncoder) -> Iterator[bytes] | bytes:
+    query_id = service.session.query_id(SPEC)
+    release = service.session.release_select(query_id, "spatial_aggregate", redact=False)
+    return service.read_body(query_id, "json", release, encode, chunk_rows=1, one_piece_rows=0)
+
+
+def test_streamed_body_kept_once_complete(service: QueryService) -> None:
+    service.session.run(SPEC)
+    encode = CountingEncoder()
+
+    streamed = _stream(service, encode)
+    assert not isinstance(streamed, bytes)
+    chunks = list(streamed)
+    again = _stream(service, encode)
+
+    assert len(chunks) == 2
+    assert again == b"".join(chunks)
+    assert encode.rows == 2
+
+
+def test_streamed_body_closed_early_not_kept(service: QueryService) -> None:
+    service.session.run(SPEC)
+    encode = CountingEncoder()
+
+    streamed = _stream(service, encode)
+    assert not isinstance(streamed, bytes)
+    next(streamed)
+    streamed.close()
+    again = _stream(service, encode)
+
+    assert not isinstance(again, bytes)
+    assert len(list(again)) == 2
+    assert service.bodies.size_bytes > 0  # kept once the second stream ended
+
+
+def test_streamed_body_too_large_not_kept(fresh_dsn: str, service: QueryService) -> None:
+    service.session.run(SPEC)
+    small = QueryService(service.session, ResultBodies(max_bytes=4 * (20 + ENTRY_OVERHEAD_BYTES)))
+    encode = CountingEncoder()
+
+    body = b"".join(_stream(small, encode))
+    again = _stream(small, encode)
+
+    assert len(body) > 20
+    assert not isinstance(again, bytes)
+    assert b"".join(again) == body
+    assert small.bodies.size_bytes == 0
