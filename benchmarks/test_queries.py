@@ -1,7 +1,8 @@
 """Each seed query through the Python API: cold (cache cleared) and warm (result cached).
 
-Both record their median's ratio to the scan floor: the time of ``count(*)`` over the same
-tables and dates, measured in the same run on the same server. ``FLOWCORE_BENCH_TIMEOUT``
+Both record their median's ratio to the scan floor, the time of ``count(*)`` over the same
+tables and dates by sequential scans, and to the same count from the ``datetime`` index alone,
+both measured in the same run on the same server. ``FLOWCORE_BENCH_TIMEOUT``
 (seconds) skips a query that takes longer, after cancelling it and its nested queries.
 """
 
