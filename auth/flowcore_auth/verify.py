@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import cachetools
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.exceptions import InvalidJTIError, InvalidSubjectError
@@ -19,6 +22,7 @@ from flowcore_auth.keys import load_public_key, load_public_key_from_environment
 __all__ = [
     "AUDIENCE_VARIABLE",
     "DEFAULT_LEEWAY_SECONDS",
+    "REMEMBERED_TOKENS",
     "TokenVerifier",
 ]
 
@@ -26,6 +30,8 @@ __all__ = [
 AUDIENCE_VARIABLE = "FLOWAPI_IDENTIFIER"
 #: Seconds of clock difference tolerated when checking ``exp`` and ``nbf``.
 DEFAULT_LEEWAY_SECONDS = 10
+#: Number of accepted tokens a verifier remembers; the least recently used is dropped first.
+REMEMBERED_TOKENS = 256
 
 # The server fixes the accepted algorithm. The token's own "alg" header is never trusted,
 # which rules out "none" and HMAC tokens keyed with the public key.
@@ -37,7 +43,12 @@ _MALFORMED_HEADER = "Invalid Authorization header: expected 'Bearer <token>'"
 
 
 class TokenVerifier:
-    """Check RS256 bearer tokens against one public key and one audience."""
+    """Check RS256 bearer tokens against one public key and one audience.
+
+    A client sends the same token with each request, so an accepted token is remembered with
+    its identity: later requests with the identical token skip decoding and the signature
+    check, but the token is still rejected once it expires.
+    """
 
     def __init__(
         self,
@@ -55,6 +66,11 @@ class TokenVerifier:
         self._public_key = public_key
         self._audience = audience
         self._leeway_seconds = leeway_seconds
+        # Token text to its identity and its "exp" claim.
+        self._accepted: cachetools.LRUCache[str, tuple[Identity, int]] = cachetools.LRUCache(
+            maxsize=REMEMBERED_TOKENS
+        )
+        self._accepted_lock = threading.Lock()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TokenVerifier:
@@ -86,18 +102,29 @@ class TokenVerifier:
         expired, is not yet valid, or lacks ``exp``, ``sub`` or the right ``aud``.
         """
         token = _bearer_token(authorization_header)
+        with self._accepted_lock:
+            accepted = self._accepted.get(token)
+        if accepted is not None:
+            identity, expiry = accepted
+            # The check PyJWT makes: expired once "exp" is at least the leeway in the past.
+            if time.time() - self._leeway_seconds < expiry:
+                return identity
+            raise AuthenticationError("Token has expired")
         payload = self._decode(token)
 
         subject = payload["sub"]
         if not subject:
             raise AuthenticationError("Invalid token: claim 'sub' must be a non-empty string")
 
-        return Identity(
+        identity = Identity(
             subject=subject,
             roles=decode_user_claims(payload.get("user_claims", {})),
             token_id=payload.get("jti"),
             expires_at=_expiry_time(payload["exp"]),
         )
+        with self._accepted_lock:
+            self._accepted[token] = (identity, int(payload["exp"]))
+        return identity
 
     def _decode(self, token: str) -> dict[str, Any]:
         # Each PyJWT error becomes a message of our own, so nothing of the token is echoed.

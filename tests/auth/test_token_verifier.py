@@ -468,3 +468,35 @@ def test_verify_random_headers_fail_cleanly(key_pair: tuple[str, str], header: s
 
     with pytest.raises(AuthenticationError):
         verifier.verify(header)
+
+
+def test_remembered_token_still_expires(public_pem: str, private_pem: str) -> None:
+    verifier = TokenVerifier(public_pem, AUDIENCE, leeway_seconds=0)
+    now = int(time.time())
+    header = bearer(sign(claims(iat=now - 60, nbf=now - 60, exp=now + 2), private_pem))
+    first = verifier.verify(header)
+    again = verifier.verify(header)
+
+    time.sleep(max(0.0, now + 2.1 - time.time()))
+    with pytest.raises(AuthenticationError) as raised:
+        verifier.verify(header)
+
+    assert again == first
+    assert raised.value.message == "Token has expired"
+
+
+def test_remembered_token_keeps_others_checked(
+    verifier: TokenVerifier, private_pem: str, other_key_pair: tuple[str, str]
+) -> None:
+    good = sign(claims(), private_pem)
+    assert verifier.verify(bearer(good)).subject == "alice"
+    forged = sign(claims(sub="mallory"), other_key_pair[0])
+    header, _, signature = good.split(".")
+    # The accepted token's signature under another payload.
+    swapped = ".".join([header, forged.split(".")[1], signature])
+
+    for token in (forged, swapped):
+        with pytest.raises(AuthenticationError) as raised:
+            verifier.verify(bearer(token))
+        assert raised.value.message == "Invalid token: signature verification failed"
+    assert verifier.verify(bearer(good)).subject == "alice"
