@@ -30,7 +30,7 @@ import psycopg
 
 from flowdb.config import flowcore_home, resolve_dsn
 
-__all__ = ["main", "start_demo", "stop_demo"]
+__all__ = ["main", "python_snippet", "save_token", "start_demo", "stop_demo"]
 
 #: Audience of the demo server's tokens.
 DEMO_AUDIENCE = "flowcore-demo"
@@ -169,10 +169,22 @@ def _issue_token(demo_dir: Path, url: str) -> str:
         "--from-spec",
         f"{url}/api/0/spec/openapi.json",
     ).strip()
-    token_file = demo_dir / "token"
-    token_file.write_text(token + "\n")
-    token_file.chmod(0o600)
+    save_token(demo_dir / "token", token)
     return token
+
+
+def save_token(path: Path, token: str) -> None:
+    """Write a token to a file only its owner can read, as one line."""
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+
+
+def python_snippet(url: str, token_path: Path) -> list[str]:
+    """Return the lines of Python that connect flowclient to the demo server."""
+    return [
+        "import flowclient",
+        f"conn = flowclient.connect(url='{url}', token=open('{token_path}').read().strip())",
+    ]
 
 
 def _run_queries(url: str, token: str) -> None:
@@ -256,8 +268,8 @@ def start_demo() -> None:
     print(f"API documentation: {url}/api/0/spec/redoc")
     print(f"OpenAPI document:  {url}/api/0/spec/openapi.json")
     print("From Python:")
-    print("    import flowclient")
-    print(f"    conn = flowclient.connect(url='{url}', token=open('{demo_dir / 'token'}').read())")
+    for line in python_snippet(url, demo_dir / "token"):
+        print(f"    {line}")
     print("Stop the server and the database with: make demo-stop")
 
 
