@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from flowcore.cache.backend import CacheBackend
+from flowcore.cli.output import table_console
 from flowcore.errors import FlowcoreError
 from flowcore.settings import Settings
 from flowdb.config import ConfigError, resolve_dsn, sqlalchemy_url
@@ -105,7 +105,7 @@ def list_entries(dsn: str | None) -> None:
         )
         for entry in entries
     ]
-    console = Console()
+    console = table_console()
     if console.is_terminal:
         table = Table(title="flowcore cache")
         for column in _LS_COLUMNS:

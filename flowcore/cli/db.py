@@ -201,10 +201,11 @@ def count_events(dsn: str | None, event_types: tuple[str, ...], recount: bool) -
 
 def _print_load_report(report: LoadReport, elapsed: float) -> None:
     """Print rows per table and day range, then every rejected file's errors."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from flowcore.cli.output import table_console
+
+    console = table_console()
     if not report.table_rows:
         click.echo(f"Nothing was loaded ({elapsed:.1f} s).")
     table = Table(title=f"Loaded in {elapsed:.1f} s")
@@ -232,9 +233,9 @@ def _print_load_report(report: LoadReport, elapsed: float) -> None:
 @click.option("--dsn", default=None, help=_DSN_OPTION_HELP)
 def summary(dsn: str | None) -> None:
     """Print the rows of each FlowDB table and the available dates of each event type."""
-    from rich.console import Console
     from rich.table import Table
 
+    from flowcore.cli.output import table_console
     from flowdb.summary import summarise_database
 
     target = _resolve_or_exit(dsn)
@@ -242,7 +243,7 @@ def summary(dsn: str | None) -> None:
         contents = summarise_database(target)
     except psycopg.OperationalError as error:
         raise click.ClickException(f"cannot connect to the database: {error}") from error
-    console = Console()
+    console = table_console()
     rows_table = Table(title="Rows per table")
     rows_table.add_column("table")
     rows_table.add_column("rows", justify="right")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.table import Table
+
+from flowcore.cli.output import table_console
 
 __all__ = ["plugins"]
 
@@ -31,6 +32,6 @@ def plugins() -> None:
         )
         units = sorted(u.name for u in registry.units.values() if u.distribution == owner)
         table.add_row(owner, "\n".join(kinds) or "-", ", ".join(units) or "-")
-    console = Console()
+    console = table_console()
     console.print(table)
     console.print("* top-level kinds: accepted at the top of an HTTP API request")

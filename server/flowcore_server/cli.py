@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import click
 import uvicorn
 
@@ -47,10 +49,11 @@ def serve(host: str, port: int | None, workers: int) -> None:
         raise click.ClickException(str(error)) from None
     configure_logging(settings.logging_level)
     listen_port = port or settings.port
+    _check_address_free(host, listen_port)
     # The log level defaults to "error", so print once where the API is. The notice goes to
     # standard output because standard error carries only JSON log lines.
     click.echo(
-        f"Serving the API at http://{host}:{listen_port}/api/0 "
+        f"Starting the API at http://{host}:{listen_port}/api/0 "
         f"(documentation: /api/0/spec/redoc); stop it with Ctrl+C."
     )
     if workers == 1:
@@ -74,3 +77,22 @@ def serve(host: str, port: int | None, workers: int) -> None:
         log_config=None,
         access_log=False,
     )
+
+
+def _check_address_free(host: str, port: int) -> None:
+    """Raise a ClickException when ``host:port`` cannot be bound, before anything starts."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise click.ClickException(f"Cannot listen on {host!r}: {error.strerror}") from None
+    family, kind, protocol, _, address = addresses[0]
+    with socket.socket(family, kind, protocol) as probe:
+        # uvicorn binds with SO_REUSEADDR as well, so a port in TIME_WAIT counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise click.ClickException(
+                f"Cannot listen on {host}:{port}: {error.strerror}; choose another port with "
+                "--port or FLOWAPI_PORT"
+            ) from None

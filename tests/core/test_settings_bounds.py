@@ -1,0 +1,45 @@
+"""Core settings out of range are rejected with the variable, the value and the bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowcore.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "minimum"),
+    [
+        ("FLOWCORE_MAX_WORKERS", "0", 1),
+        ("FLOWCORE_MAX_WORKERS", "-2", 1),
+        ("FLOWCORE_REDACTION_THRESHOLD", "-3", 0),
+        ("FLOWCORE_MAX_SPEC_NODES", "0", 1),
+        ("FLOWCORE_HEARTBEAT_SECONDS", "0", 1),
+        ("FLOWCORE_CACHE_PRUNING_SECONDS", "-1", 0),
+        ("FLOWMACHINE_CACHE_PRUNING_FREQUENCY", "-1", 0),
+    ],
+)
+def test_env_value_below_minimum(name: str, raw: str, minimum: int) -> None:
+    with pytest.raises(ValueError) as raised:
+        Settings.from_env({name: raw})
+
+    assert str(raised.value) == f"{name} must be at least {minimum}, got {raw!r}"
+
+
+def test_env_values_at_minimum_accepted() -> None:
+    settings = Settings.from_env(
+        {
+            "FLOWCORE_MAX_WORKERS": "1",
+            "FLOWCORE_REDACTION_THRESHOLD": "0",
+            "FLOWCORE_CACHE_PRUNING_SECONDS": "0",
+        }
+    )
+
+    assert settings.max_workers == 1
+    assert settings.redaction_threshold == 0
+    assert settings.cache_pruning_seconds == 0
+
+
+def test_settings_object_rejects_zero_workers() -> None:
+    with pytest.raises(ValueError, match="max_workers"):
+        Settings(max_workers=0)
