@@ -25,6 +25,7 @@ TEST_EDITABLE := $(foreach dir,$(TEST_PLUGINS),-e '$(dir)')
 help:
 	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo)"
 	@echo "make install  create $(VENV) and install every distribution in editable mode"
+	@echo "make install-test-plugins  install the throwaway plugins the test suite needs"
 	@echo "make test     deps + install, then run the test suite (set FLOWCORE_TESTDATA)"
 	@echo "make demo     deps + install, then start FlowDB and the API and query it with flowclient"
 	@echo "make demo-stop  stop the demo's API server and local database"

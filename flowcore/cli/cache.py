@@ -83,7 +83,7 @@ _LS_COLUMNS = ("query id", "kind", "state", "size", "created", "accesses", "scor
 
 @click.group()
 def cache() -> None:
-    """Inspect and trim the query cache (the result tables in schema ``cache``)."""
+    """Inspect and trim the query cache (the result tables in schema "cache")."""
 
 
 @cache.command(name="ls")

@@ -42,8 +42,10 @@ _DATE = _DateType()
 )
 @click.option("--days", type=click.IntRange(min=1), help="Days to generate. [env N_DAYS; 7]")
 @click.option("--start-date", type=_DATE, help="First day. [default 2016-01-01]")
-@click.option("--subscribers", type=click.IntRange(min=2), help="[env N_SUBSCRIBERS; 4000]")
-@click.option("--cells", type=click.IntRange(min=1), help="[env N_CELLS; 1000]")
+@click.option(
+    "--subscribers", type=click.IntRange(min=2), help="Subscribers. [env N_SUBSCRIBERS; 4000]"
+)
+@click.option("--cells", type=click.IntRange(min=1), help="Cells. [env N_CELLS; 1000]")
 @click.option("--sites", type=click.IntRange(min=1), help="sql only. [env N_SITES; 1000]")
 @click.option(
     "--tacs", type=click.IntRange(min=1), help="Handset models, sql only. [env N_TACS; 1000]"
@@ -51,9 +53,15 @@ _DATE = _DateType()
 @click.option("--calls", type=_COUNT, help="Calls per day. [env N_CALLS; 200000]")
 @click.option("--sms", type=_COUNT, help="SMS per day, sql only. [env N_SMS; 200000]")
 @click.option("--mds", type=_COUNT, help="Data sessions per day, sql only. [env N_MDS; 200000]")
-@click.option("--subscribers-seed", type=int, help="[env SUBSCRIBERS_SEED; 11111]")
-@click.option("--calls-seed", type=int, help="[env CALLS_SEED; 22222]")
-@click.option("--cells-seed", type=int, help="[env CELLS_SEED; 33333]")
+@click.option(
+    "--subscribers-seed",
+    type=int,
+    help="Seed of the subscribers, their handsets and calling pairs. [env SUBSCRIBERS_SEED; 11111]",
+)
+@click.option("--calls-seed", type=int, help="Seed of the events. [env CALLS_SEED; 22222]")
+@click.option(
+    "--cells-seed", type=int, help="Seed of cells, sites, handset models. [env CELLS_SEED; 33333]"
+)
 @click.option(
     "--p-out-of-area",
     type=click.FloatRange(0, 1),
@@ -71,7 +79,8 @@ _DATE = _DateType()
 )
 @click.option(
     "--disaster-region",
-    help="admin2 p-code off limits during the disaster. [env DISASTER_REGION_PCOD]",
+    help="admin2 p-code off limits during the disaster; needs both disaster dates. "
+    "[env DISASTER_REGION_PCOD]",
 )
 @click.option("--disaster-start", type=_DATE, help="First off-limits day. [env DISASTER_START]")
 @click.option("--disaster-end", type=_DATE, help="Last off-limits day. [env DISASTER_END]")

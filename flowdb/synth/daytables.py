@@ -83,7 +83,16 @@ FillDay = Callable[[psycopg.Connection, DayTable], int]
 
 
 def check_empty(conn: psycopg.Connection, tables: Sequence[DayTable]) -> None:
-    """Raise SynthError when the database already holds cells, sites or a generated day."""
+    """Raise SynthError unless the database is a migrated FlowDB without cells, sites or days.
+
+    A generated day is taken when one of its event tables exists already.
+    """
+    row = conn.execute("SELECT to_regclass('infrastructure.cells')").fetchone()
+    if row is None or row[0] is None:
+        raise SynthError(
+            "the database has no FlowDB schema (infrastructure.cells is missing); run "
+            "`flowcore db migrate` on it first"
+        )
     for name in ("cells", "sites"):
         statement = sql.SQL("SELECT count(*) FROM {}").format(
             sql.Identifier("infrastructure", name)

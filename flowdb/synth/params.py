@@ -92,6 +92,11 @@ class SynthParams:
 
     def __attrs_post_init__(self) -> None:
         if self.disaster_region is None:
+            if self.disaster_start is not None or self.disaster_end is not None:
+                raise ValueError(
+                    "disaster_start or disaster_end is set but disaster_region is missing; "
+                    "give the admin2 p-code of the off-limits region as well"
+                )
             return
         if self.disaster_start is None or self.disaster_end is None:
             raise ValueError(

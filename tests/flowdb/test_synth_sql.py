@@ -9,6 +9,7 @@ import pytest
 
 from flowdb.synth import SynthError, SynthParams, generate
 from flowdb.synth.geography import ensure_geography
+from flowdb.testing import database_of
 
 DAYS = [date(2016, 1, 1) + timedelta(days=offset) for offset in range(5)]
 
@@ -263,6 +264,15 @@ def test_unknown_disaster_region_is_rejected(fresh_dsn) -> None:
         assert _one(conn, "SELECT count(*) FROM infrastructure.cells") == (0,)
 
 
+def test_database_without_schema_is_rejected(flowdb_server) -> None:
+    dsn = flowdb_server.create_database()
+    try:
+        with pytest.raises(SynthError, match="run `flowcore db migrate` on it first"):
+            generate(dsn, SynthParams(**{**BASE, "n_days": 1}))
+    finally:
+        flowdb_server.drop_database(database_of(dsn))
+
+
 def test_database_with_events_is_rejected(fresh_dsn) -> None:
     generate(fresh_dsn, SynthParams(**{**BASE, "n_days": 1}))
     with pytest.raises(SynthError, match="infrastructure.cells already holds 80 rows"):
@@ -309,6 +319,8 @@ def test_failed_day_leaves_nothing_behind(fresh_dsn, monkeypatch) -> None:
         ({"p_relocate": 1.5}, "p_relocate is 1.5; it must be between 0 and 1"),
         ({"generator": "java"}, "generator is 'java'; allowed: sql, python"),
         ({"disaster_region": "NP101"}, "disaster_start or disaster_end is missing"),
+        ({"disaster_start": DAYS[1]}, "disaster_region is missing"),
+        ({"disaster_end": DAYS[1]}, "disaster_region is missing"),
         (
             {"disaster_region": "NP101", "disaster_start": DAYS[2], "disaster_end": DAYS[1]},
             "disaster_end 2016-01-02 is before disaster_start 2016-01-03",
@@ -322,7 +334,14 @@ def test_invalid_parameters_are_rejected(values, message) -> None:
 
 def test_environment_variables_set_parameters() -> None:
     params = SynthParams.from_env(
-        {"N_DAYS": "2", "N_CALLS": "1_000", "P_RELOCATE": "0.05", "DISASTER_START": "2016-01-02"},
+        {
+            "N_DAYS": "2",
+            "N_CALLS": "1_000",
+            "P_RELOCATE": "0.05",
+            "DISASTER_REGION_PCOD": "NP101",
+            "DISASTER_START": "2016-01-02",
+            "DISASTER_END": "2016-01-02",
+        },
         n_cells=7,
     )
     assert (params.n_days, params.n_calls, params.p_relocate) == (2, 1_000, 0.05)
