@@ -1,6 +1,6 @@
 # flowcore development tasks. `make test` and `make demo` work on a fresh Debian 12 machine:
-# they install the system packages (as root or with sudo), create .venv and install every
-# distribution in editable mode.
+# they install the system packages (as root or with passwordless sudo), create .venv and install
+# every distribution in editable mode.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -13,8 +13,10 @@ BIN := $(VENV)/bin
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-contrib python3.11 python3.11-venv
 
 # Every distribution of the repository, installed only once its pyproject.toml exists. The
-# throwaway plugins under tests/plugins are installed for the test suite only, so the demo and
-# a development server do not offer their query kinds.
+# throwaway plugins under tests/plugins are needed by the test suite, and install-test-plugins
+# (run by `make test`) installs them into the same .venv. From then on `flowcore plugins` lists
+# them and a server or demo run from this .venv offers their query kinds, until they are removed
+# with `.venv/bin/pip uninstall` (for example flowcore-example-plugin).
 DISTRIBUTIONS := . auth server plugins/locations plugins/flows plugins/meaningful plugins/network
 TEST_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard tests/plugins/*/pyproject.toml))
 EDITABLE := $(foreach dir,$(DISTRIBUTIONS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)[test]'))
@@ -23,7 +25,7 @@ TEST_EDITABLE := $(foreach dir,$(TEST_PLUGINS),-e '$(dir)')
 .PHONY: help deps install install-test-plugins test demo demo-stop lint clean bench
 
 help:
-	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo)"
+	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo -n)"
 	@echo "make install  create $(VENV) and install every distribution in editable mode"
 	@echo "make install-test-plugins  install the throwaway plugins the test suite needs"
 	@echo "make test     deps + install, then run the test suite (set FLOWCORE_TESTDATA)"
@@ -47,7 +49,7 @@ deps:
 	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; \
 	else \
 		echo "Missing Debian packages:$$missing" >&2; \
-		echo "Run 'make deps' as root or with sudo, or install them yourself." >&2; \
+		echo "Run 'make deps' as root or with passwordless sudo, or install them yourself." >&2; \
 		exit 1; \
 	fi; \
 	echo "Installing$$missing"; \

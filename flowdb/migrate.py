@@ -1,8 +1,9 @@
 """Apply FlowDB's versioned SQL migrations in name order, each in its own transaction.
 
 Every ``*.sql`` file in ``flowdb/migrations`` is a migration; its file name is its id. Numbers
-0001-0099 hold the FlowDB schema and 0100-0199 the cache tables. Applied migrations are recorded
-in ``public.flowcore_migrations``, so running ``migrate`` again applies only new files.
+0001-0099 hold the FlowDB schema, 0100-0199 the cache tables, and 0200 and up the SQL functions
+that query kinds call. Applied migrations are recorded in ``public.flowcore_migrations``, so
+running ``migrate`` again applies only new files.
 """
 
 from __future__ import annotations
