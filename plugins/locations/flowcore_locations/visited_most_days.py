@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import Date, Select, cast, func, select
+from sqlalchemy import BigInteger, Date, Select, cast, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
@@ -44,7 +44,8 @@ def build_visited_most_days(spec: VisitedMostDays, context: BuildContext) -> Sel
             per_cell.c.subscriber,
             *cell_unit,
             func.count(cast(per_cell.c.datetime, Date).distinct()).label("day_count"),
-            func.sum(per_cell.c.event_count).label("event_count"),
+            # Cast back from numeric so that the sort below compares integers.
+            cast(func.sum(per_cell.c.event_count), BigInteger).label("event_count"),
             func.max(per_cell.c.datetime).label("latest"),
         )
         .group_by(per_cell.c.subscriber, *cell_unit)
