@@ -19,7 +19,7 @@ import pluggy
 import psycopg.errors
 from sqlalchemy import Connection, Engine, Select, create_engine, event, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError
+from sqlalchemy.exc import CompileError, DBAPIError, DisconnectionError, NoSuchTableError
 
 from flowcore.cache.backend import CacheHit
 from flowcore.errors import QueryCancelledError, QueryFailedError, QueryNotFoundError
@@ -334,7 +334,19 @@ def _read_small(connection: Connection, statement: Select[Any]) -> list[tuple[An
 
 
 def _display_sql(statement: Select[Any]) -> str:
-    """Render SQL for people to read: placeholders, then the parameter values as a comment."""
-    compiled = statement.compile(dialect=postgresql.dialect())
-    parameters = ", ".join(f"{name}={value!r}" for name, value in compiled.params.items())
-    return f"{compiled}\n-- parameters: {parameters}"
+    """Render SQL that runs as printed, with every value written as a literal.
+
+    A value that SQLAlchemy cannot write as a literal leaves placeholders, with the parameter
+    values in a closing comment.
+    """
+    dialect = postgresql.dialect()
+    try:
+        return str(
+            statement.compile(
+                dialect=dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}
+            )
+        )
+    except (CompileError, NotImplementedError):
+        compiled = statement.compile(dialect=dialect)
+        parameters = ", ".join(f"{name}={value!r}" for name, value in compiled.params.items())
+        return f"{compiled}\n-- parameters: {parameters}"
