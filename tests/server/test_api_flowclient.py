@@ -369,6 +369,9 @@ def test_quality_checks(state_server: RunningServer, state_token: str) -> None:
     ("path", "status"),
     [
         ("/api/0/qa/calls/count_msisdns/2016-13-01", 400),
+        ("/api/0/qa/calls/count_msisdns/2016-1-1", 400),
+        ("/api/0/qa/calls/count_msisdns/20160101", 400),
+        ("/api/0/qa/calls/count_msisdns?start_date=2016-1-1&end_date=2016-01-07", 400),
         ("/api/0/qa/calls/count_msisdns?start_date=2016-01-01", 400),
         ("/api/0/qa/calls/count_msisdns?start_date=2016-01-03&end_date=2016-01-01", 400),
         ("/api/0/qa/calls/count_msisdns/2016-01-05", 404),
@@ -383,3 +386,21 @@ def test_quality_check_errors(
 
     assert response.status_code == status
     assert response.json()["msg"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/0/qa/callz/count_msisdns/2016-01-01", "No quality checks on event type 'callz'"),
+        ("/api/0/qa/calls/count_msisdnz/2016-01-01", "its checks are: count_msisdns"),
+        ("/api/0/qa/calls/count_msisdns/2016-01-05", "between 2016-01-05 and 2016-01-05"),
+    ],
+)
+def test_quality_check_not_found_says_why(
+    path: str, expected: str, state_server: RunningServer, state_token: str
+) -> None:
+    with state_server.client(state_token) as client:
+        response = client.get(path)
+
+    assert response.status_code == 404
+    assert expected in response.json()["msg"]

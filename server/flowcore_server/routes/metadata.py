@@ -8,6 +8,7 @@ per ingested date and event type).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flowcore_auth import Identity
@@ -63,19 +64,49 @@ def list_qa_checks(identity: Identity, service: QueryService) -> list[dict[str, 
     return [dict(row) for row in service.fetch_all(statement)]
 
 
+#: A date as YYYY-MM-DD exactly. strptime alone also accepts 2016-1-1.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def _parse_date(name: str, value: str | None) -> dt.date:
+    """Return the date of a YYYY-MM-DD parameter, or raise a 400 naming the parameter."""
     if value is None:
         raise ApiError(400, {"status": "bad request", "msg": f"{name} is required, as YYYY-MM-DD"})
+    invalid = ApiError(
+        400,
+        {
+            "status": "bad request",
+            "msg": f"{name} {value!r} is not a valid date; expected YYYY-MM-DD",
+        },
+    )
+    if not ISO_DATE.fullmatch(value):
+        raise invalid
     try:
-        return dt.datetime.strptime(value, "%Y-%m-%d").date()
+        return dt.date.fromisoformat(value)
     except ValueError:
-        raise ApiError(
-            400,
-            {
-                "status": "bad request",
-                "msg": f"{name} {value!r} is not a valid date; expected YYYY-MM-DD",
-            },
-        ) from None
+        raise invalid from None
+
+
+def _not_found_message(
+    service: QueryService, cdr_type: str, check_type: str, start: dt.date, end: dt.date
+) -> str:
+    """Return why a check has no outcomes: unknown event type, unknown check, or no dates."""
+    listed = service.fetch_all(
+        select(quality_checks.c.cdr_type, quality_checks.c.type_of_query_or_check).distinct()
+    )
+    event_types = sorted({row["cdr_type"] for row in listed})
+    checks = sorted(
+        {row["type_of_query_or_check"] for row in listed if row["cdr_type"] == cdr_type}
+    )
+    if cdr_type not in event_types:
+        known = ", ".join(event_types) or "none"
+        return f"No quality checks on event type {cdr_type!r}; event types with checks: {known}"
+    if check_type not in checks:
+        return f"No quality check {check_type!r} on {cdr_type}; its checks are: {', '.join(checks)}"
+    return (
+        f"No outcomes of the check {check_type!r} on {cdr_type} "
+        f"between {start.isoformat()} and {end.isoformat()}"
+    )
 
 
 def _outcomes(
@@ -96,14 +127,8 @@ def _outcomes(
     )
     rows = service.fetch_all(statement)
     if not rows:
-        raise ApiError(
-            404,
-            {
-                "status": "not found",
-                "msg": f"No outcomes of the check {check_type!r} on {cdr_type} "
-                f"between {start.isoformat()} and {end.isoformat()}",
-            },
-        )
+        message = _not_found_message(service, cdr_type, check_type, start, end)
+        raise ApiError(404, {"status": "not found", "msg": message})
     return [{**row, "cdr_date": row["cdr_date"].isoformat()} for row in rows]
 
 
