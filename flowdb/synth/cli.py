@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import click
 
-from flowdb.synth.params import GENERATORS, GEOGRAPHIES
+from flowdb.synth.params import ENVIRONMENT_VARIABLES, GENERATORS, GEOGRAPHIES
 
 __all__ = ["synth"]
 
@@ -121,7 +122,19 @@ def synth(dsn: str | None, **options: Any) -> None:
         target = resolve_dsn(dsn)
         params = SynthParams.from_env(**overrides)
     except (ConfigError, ValueError) as error:
-        raise click.ClickException(str(error)) from error
+        message = str(error)
+        # Messages name the parameters' Python fields. Name the option and the environment
+        # variable that set each one instead. Only names with an underscore are replaced, so
+        # plain words stay as written.
+        variables = {field: variable for variable, (field, _) in ENVIRONMENT_VARIABLES.items()}
+        for option in options:
+            field = renamed.get(option, option)
+            if "_" in field:
+                flag = "--" + option.replace("_", "-")
+                if field in variables:
+                    flag = f"{flag}/{variables[field]}"
+                message = re.sub(rf"\b{field}\b", flag, message)
+        raise click.ClickException(message) from error
     click.echo(
         f"Generating {params.n_days} days from {params.start_date} with the "
         f"{params.generator} generator ...",

@@ -126,3 +126,15 @@ def test_synth_command_rejects_bad_environment(fresh_dsn, monkeypatch) -> None:
     result = CliRunner().invoke(main, ["db", "synth", "--dsn", fresh_dsn])
     assert result.exit_code == 1
     assert "P_OUT_OF_AREA='often' is invalid" in result.output
+
+
+def test_synth_command_names_options_in_errors(fresh_dsn) -> None:
+    from flowcore.cli import main
+
+    result = CliRunner().invoke(
+        main, ["db", "synth", "--dsn", fresh_dsn, "--disaster-region", "NP301"]
+    )
+    assert result.exit_code == 1
+    assert "--disaster-region/DISASTER_REGION_PCOD is 'NP301'" in result.output
+    assert "--disaster-start/DISASTER_START or --disaster-end/DISASTER_END" in result.output
+    assert "disaster_start" not in result.output
