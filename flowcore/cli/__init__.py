@@ -47,6 +47,7 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup)
+@click.version_option(package_name="flowcore", prog_name="flowcore")
 @click.option("-v", "--verbose", count=True, help="Log more: -v for info, -vv for debug.")
 def main(verbose: int) -> None:
     """Query mobile operator data: manage FlowDB, run queries, serve the API."""

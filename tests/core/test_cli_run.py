@@ -70,3 +70,11 @@ def test_plugins_lists_distributions() -> None:
     assert "daily_location" in outcome.output
     assert "flowcore-example-plugin" in outcome.output
     assert "admin3" in outcome.output
+
+
+def test_version_option_prints_version() -> None:
+    from importlib.metadata import version
+
+    outcome = CliRunner().invoke(main, ["--version"])
+    assert outcome.exit_code == 0
+    assert outcome.output.strip() == f"flowcore, version {version('flowcore')}"
