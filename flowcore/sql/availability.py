@@ -64,6 +64,23 @@ class Availability:
         """Return the ingested calendar days of ``event_type`` that overlap ``[start, end)``."""
         return _days_in(self.dates.get(event_type, ()), start, end)
 
+    def describe(self, event_types: Iterable[str]) -> str:
+        """Return the available dates of each event type in words, for error messages.
+
+        For example ``calls 2016-01-01 to 2016-01-07 (7 days), sms none``.
+        """
+        parts = []
+        for event_type in event_types:
+            days = sorted(self.dates.get(event_type, ()))
+            if not days:
+                parts.append(f"{event_type} none")
+            elif len(days) == 1:
+                parts.append(f"{event_type} {days[0].isoformat()} only")
+            else:
+                span = f"{days[0].isoformat()} to {days[-1].isoformat()}"
+                parts.append(f"{event_type} {span} ({len(days)} days)")
+        return ", ".join(parts)
+
     def withdrawn_days(
         self, event_type: str, start: dt.datetime, end: dt.datetime
     ) -> list[dt.date]:

@@ -137,7 +137,8 @@ class BuildContext:
             raise MissingDataError(
                 [
                     f"{self.path}{field}: no {', '.join(types) or 'event'} data between "
-                    f"{start.isoformat()} and {end.isoformat()}; see the available dates"
+                    f"{start.isoformat()} and {end.isoformat()}; available dates: "
+                    f"{self.availability.describe(types) or 'none'}"
                 ]
             )
         if len(selects) == 1:

@@ -55,6 +55,17 @@ def test_run_reports_invalid_spec(testdata_dsn: str, tmp_path: Path) -> None:
     assert "Traceback" not in outcome.output
 
 
+def test_run_reports_available_dates(testdata_dsn: str, tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    late = {**SPEC, "locations": {**SPEC["locations"], "date": "2019-01-02"}}
+    spec_file.write_text(json.dumps(late))
+    outcome = CliRunner().invoke(main, ["run", str(spec_file), "--dsn", testdata_dsn])
+    assert outcome.exit_code == 1
+    assert "no calls, sms data between 2019-01-02T00:00:00" in outcome.output
+    assert "calls 2016-01-01 to 2016-01-07 (7 days)" in outcome.output
+    assert "sms 2016-01-01 to 2016-01-07 (7 days)" in outcome.output
+
+
 def test_run_reports_bad_json(tmp_path: Path) -> None:
     spec_file = tmp_path / "spec.json"
     spec_file.write_text("{not json")
