@@ -53,6 +53,21 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _expected(target: Any) -> str:
+    """Return what a field accepts, for messages: allowed values or an object's fields.
+
+    Returns an empty string for other types, whose own errors name the problem.
+    """
+    if typing.get_origin(target) is typing.Literal:
+        return "one of " + ", ".join(repr(value) for value in typing.get_args(target))
+    if _spec_union_members(target) is not None:
+        return "a query spec object"
+    if attrs.has(target) and not _is_spec_class(target):
+        names = ", ".join(field.name for field in attrs.fields(target))
+        return f"an object with the fields {names}"
+    return ""
+
+
 def _strict_int(value: Any, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
@@ -249,7 +264,7 @@ class SpecConverter:
 
     def _structure_plain_attrs(self, value: Any, cls: type) -> Any:
         if not isinstance(value, Mapping):
-            raise _FieldError(f"{_describe(value)} is not an object")
+            raise _FieldError(f"{_describe(value)} is not {_expected(cls)}")
         fn = self._spec_fns.get(cls)
         if fn is None:
             fn = make_dict_structure_fn(cls, self._converter, _cattrs_forbid_extra_keys=True)
@@ -331,7 +346,13 @@ def _flatten(error: BaseException, path: str) -> list[str]:
         if isinstance(error, ClassValidationError):
             by_attribute, without = error.group_exceptions()
             for exc, attribute_note in by_attribute:
-                lines.extend(_flatten(exc, f"{path}.{attribute_note.name}"))
+                field_path = f"{path}.{attribute_note.name}"
+                if isinstance(exc, KeyError):
+                    expected = _expected(attribute_note.type)
+                    suffix = f"; expected {expected}" if expected else ""
+                    lines.append(f"{field_path}: missing required field{suffix}")
+                else:
+                    lines.extend(_flatten(exc, field_path))
         else:
             by_index, without = error.group_exceptions()
             for exc, index_note in by_index:

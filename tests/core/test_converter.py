@@ -56,6 +56,10 @@ def messages(converter: SpecConverter, data: Any) -> list[str]:
             ["$.hours.start_hour: '1' is not an integer"],
         ),
         ({"hours": {"start_hour": 1}}, ["$.hours.end_hour: missing required field"]),
+        (
+            {"hours": [25, 3]},
+            ["$.hours: list is not an object with the fields start_hour, end_hour"],
+        ),
         ({"colour": "red"}, ["$.colour: unknown field"]),
         ({"method": None}, ["$.method: null is not one of last, most-common"]),
         (
@@ -78,7 +82,7 @@ def test_missing_fields_listed_each(converter: SpecConverter) -> None:
     assert messages(converter, {"query_kind": "daily_location"}) == [
         "$.aggregation_unit: missing required field",
         "$.date: missing required field",
-        "$.method: missing required field",
+        "$.method: missing required field; expected one of 'last', 'most-common'",
     ]
 
 

@@ -74,7 +74,7 @@ BAD_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "missing destination",
         {"query_kind": "outflows", "from_location": FIRST},
-        ["$.to_location: missing required field"],
+        ["$.to_location: missing required field; expected a query spec object"],
     ),
     (
         "weights as a side",

@@ -100,7 +100,7 @@ BAD_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
         modal(daily("2016-01-01"), {"query_kind": "daily_location", "date": "2016-01-02"}),
         [
             "$.locations[1].aggregation_unit: missing required field",
-            "$.locations[1].method: missing required field",
+            "$.locations[1].method: missing required field; expected one of 'last', 'most-common'",
         ],
     ),
     (
@@ -215,7 +215,7 @@ BAD_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "majority without weights",
         {"query_kind": "majority_location"},
-        ["$.subscriber_location_weights: missing required field"],
+        ["$.subscriber_location_weights: missing required field; expected a query spec object"],
     ),
     (
         "coalesced mixed units",

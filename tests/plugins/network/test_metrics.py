@@ -130,7 +130,10 @@ def test_nocturnal_events_rejects_hours(converter: SpecConverter) -> None:
 def test_nocturnal_events_needs_night_hours(converter: SpecConverter) -> None:
     with pytest.raises(InvalidSpecError) as raised:
         converter.structure(metric_spec("nocturnal_events"))
-    assert "$.night_hours: missing required field" in raised.value.messages
+    assert raised.value.messages == [
+        "$.night_hours: missing required field; "
+        "expected an object with the fields start_hour, end_hour"
+    ]
 
 
 @pytest.mark.parametrize(("unit", "expected"), [("admin3", 2), ("lon-lat", 3)])
