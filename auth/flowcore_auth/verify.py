@@ -115,6 +115,10 @@ class TokenVerifier:
         subject = payload["sub"]
         if not subject:
             raise AuthenticationError("Invalid token: claim 'sub' must be a non-empty string")
+        # PyJWT also accepts a numeric string, but a JWT NumericDate is a JSON number.
+        expiry_claim = payload["exp"]
+        if isinstance(expiry_claim, bool) or not isinstance(expiry_claim, int | float):
+            raise AuthenticationError("Invalid token: claim 'exp' must be a number")
 
         identity = Identity(
             subject=subject,

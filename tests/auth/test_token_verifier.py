@@ -435,6 +435,11 @@ def test_expiry_beyond_year_9999(verifier: TokenVerifier, private_pem: str) -> N
     assert identity.expires_at == datetime.max.replace(tzinfo=UTC)
 
 
+def test_signed_token_with_string_exp(verifier: TokenVerifier, private_pem: str) -> None:
+    with pytest.raises(AuthenticationError, match="claim 'exp' must be a number"):
+        verifier.verify(bearer(sign(claims(exp="9999999999"), private_pem)))
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children) | st.dictionaries(st.text(), children),
