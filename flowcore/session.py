@@ -48,8 +48,10 @@ PING_AFTER_IDLE_SECONDS = 1.0
 _RETURNED_AT = "flowcore_returned_at"
 
 
-def create_flowdb_engine(dsn: str) -> Engine:
+def create_flowdb_engine(dsn: str, *, max_workers: int = 4) -> Engine:
     """Create a SQLAlchemy engine on FlowDB whose sessions compute dates in UTC.
+
+    The pool has room for ``max_workers`` executor threads besides API requests.
 
     A connection idle for more than ``PING_AFTER_IDLE_SECONDS``, or with unread input from
     the server, is checked before use and replaced if the server dropped it, as
@@ -67,8 +69,9 @@ def create_flowdb_engine(dsn: str) -> Engine:
     engine = create_engine(
         sqlalchemy_url(dsn),
         connect_args={"options": "-c timezone=UTC"},
+        # The executor uses max_workers + 3 connections at most. The rest serve API requests.
         pool_size=10,
-        max_overflow=20,
+        max_overflow=16 + max_workers,
     )
     _ping_idle_connections(engine)
     return engine
@@ -131,7 +134,7 @@ def connect(
     from flowdb.config import resolve_dsn
 
     settings = settings or Settings.from_env()
-    engine = create_flowdb_engine(resolve_dsn(dsn))
+    engine = create_flowdb_engine(resolve_dsn(dsn), max_workers=settings.max_workers)
     pm = build_plugin_manager(settings, extra_plugins=plugins)
     return Session(engine=engine, settings=settings, plugin_manager=pm)
 

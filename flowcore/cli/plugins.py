@@ -14,8 +14,13 @@ __all__ = ["plugins"]
 def plugins() -> None:
     """List plugin distributions with their versions, query kinds and aggregation units."""
     from flowcore.plugins import build_plugin_manager, load_registry
+    from flowcore.settings import Settings
 
-    registry = load_registry(build_plugin_manager())
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    registry = load_registry(build_plugin_manager(settings))
     table = Table(title="flowcore plugins")
     table.add_column("distribution")
     table.add_column("query kinds")
@@ -30,8 +35,13 @@ def plugins() -> None:
             for k in registry.kinds.values()
             if k.distribution == owner
         )
-        units = sorted(u.name for u in registry.units.values() if u.distribution == owner)
+        units = sorted(
+            u.name if u.public else f"{u.name} †"
+            for u in registry.units.values()
+            if u.distribution == owner
+        )
         table.add_row(owner, "\n".join(kinds) or "-", ", ".join(units) or "-")
     console = table_console()
     console.print(table)
     console.print("* top-level kinds: accepted at the top of an HTTP API request")
+    console.print("† internal units: used inside query kinds, not accepted as aggregation_unit")

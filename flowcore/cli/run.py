@@ -12,6 +12,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from flowcore.errors import FlowcoreError, InvalidSpecError
+from flowcore.settings import Settings
 from flowdb.config import ConfigError
 
 __all__ = ["run"]
@@ -51,7 +52,11 @@ def run(spec_file: str, output_format: str, redact: bool, dsn: str | None, show_
     except json.JSONDecodeError as error:
         raise click.ClickException(f"{spec_file} is not valid JSON: {error}") from None
     try:
-        with flowcore.connect(dsn) as session:
+        settings = Settings.from_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        with flowcore.connect(dsn, settings=settings) as session:
             if show_sql:
                 click.echo(session.sql(data))
                 return

@@ -120,12 +120,18 @@ def _log_level(env: Mapping[str, str]) -> str:
     return raw
 
 
+#: Largest body cache accepted, in MiB (64 GiB), so that a value with extra digits is reported
+#: instead of being taken as no limit.
+MAX_BODY_CACHE_MB = 65_536
+
+
 def _body_cache_bytes(env: Mapping[str, str]) -> int:
     raw = env.get("FLOWCORE_RESULT_BODY_CACHE_MB")
     if not raw:
         return DEFAULT_BODY_CACHE_BYTES
-    if not (raw.isascii() and raw.isdigit()):
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_BODY_CACHE_MB:
         raise SettingsError(
-            f"FLOWCORE_RESULT_BODY_CACHE_MB must be a whole number of MiB, 0 or more, got {raw!r}"
+            "FLOWCORE_RESULT_BODY_CACHE_MB must be a whole number of MiB from 0 to "
+            f"{MAX_BODY_CACHE_MB}, got {raw!r}"
         )
     return int(raw) * 1024 * 1024

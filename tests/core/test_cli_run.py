@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from flowcore.cli import main
@@ -81,6 +82,19 @@ def test_plugins_lists_distributions() -> None:
     assert "daily_location" in outcome.output
     assert "flowcore-example-plugin" in outcome.output
     assert "admin3" in outcome.output
+    assert "versioned-site †" in outcome.output
+    assert "admin3 †" not in outcome.output
+
+
+@pytest.mark.parametrize("command", [["plugins"], ["run", "-"]])
+def test_bad_setting_is_an_error_not_traceback(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWCORE_MAX_WORKERS", "0")
+    outcome = CliRunner().invoke(main, command, input="{}")
+    assert outcome.exit_code == 1
+    assert "Error: FLOWCORE_MAX_WORKERS must be at least 1, got '0'" in outcome.output
+    assert "Traceback" not in outcome.output
 
 
 def test_version_option_prints_version() -> None:
