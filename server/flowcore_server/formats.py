@@ -5,9 +5,9 @@ one bytes chunk per row chunk, so a response of any size needs memory for one ch
 numbers keep the database's precision: a NUMERIC value is written with all its digits.
 
 A streamed response wraps its encoder in :func:`guarded`: if the database fails part-way, the
-error is logged and the body stops without its closing brackets, so the client sees a
-truncated (invalid) document rather than a short but valid one. A body encoded whole, before
-anything is sent, lets the error propagate instead.
+error is logged and the server drops the connection before the end of the chunked body. So
+every HTTP client reports an incomplete body, where a short CSV would otherwise look complete.
+A body encoded whole, before anything is sent, lets the error propagate instead.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "TruncatedBodyError",
     "csv_chunks",
     "dumps",
     "feature_collection_chunks",
@@ -62,12 +63,21 @@ def _joined_items(values: list[Any]) -> bytes:
     return dumps(values)[1:-1]
 
 
+class TruncatedBodyError(Exception):
+    """A streamed body failed part-way and was logged. Raising it drops the connection."""
+
+
 def guarded(chunks: Iterator[bytes], description: str) -> Iterator[bytes]:
-    """Pass chunks through; log and stop at the first error instead of raising mid-response."""
+    """Pass chunks through; at the first error, log it and raise TruncatedBodyError.
+
+    The response has started by then, so the server can only close the connection without
+    ending the chunked body, which every client reports as an incomplete read.
+    """
     try:
         yield from chunks
     except Exception:
         logger.exception("streaming %s failed part-way; the response is truncated", description)
+        raise TruncatedBodyError(description) from None
 
 
 def json_result_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Iterator[bytes]:

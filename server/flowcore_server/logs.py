@@ -27,6 +27,7 @@ import orjson
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowcore.hookspecs import hookimpl
+from flowcore_server.formats import TruncatedBodyError
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -35,6 +36,7 @@ __all__ = [
     "AccessLog",
     "JsonFormatter",
     "QueryLog",
+    "TruncatedBodyFilter",
     "configure_logging",
     "request_context",
     "set_request_user",
@@ -81,6 +83,26 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode("utf-8")
 
 
+def _caused_by_truncated_body(error: BaseException | None) -> bool:
+    """Return whether ``error`` or an exception it was raised from is a TruncatedBodyError."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, TruncatedBodyError):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+class TruncatedBodyFilter(logging.Filter):
+    """Drop the ASGI server's traceback of a truncated body, which ``guarded`` already logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return False for a record whose exception comes from a TruncatedBodyError."""
+        error = record.exc_info[1] if record.exc_info else None
+        return not _caused_by_truncated_body(error)
+
+
 def configure_logging(level: int) -> None:
     """Send every log record to stderr as JSON lines; access and query logs at info level.
 
@@ -88,6 +110,7 @@ def configure_logging(level: int) -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(TruncatedBodyFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -6,6 +6,7 @@ Everything here blocks on the database, so routes call it from worker threads.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union, cast
 
@@ -52,6 +53,10 @@ class QueryService:
         """Serve ``session``'s queries, storing encoded result bodies in ``bodies``."""
         self.session = session
         self.bodies = ResultBodies() if bodies is None else bodies
+        # Bodies being collected from a stream. One download collects each body, so concurrent
+        # first downloads of a large result do not each hold a copy.
+        self._collecting: set[BodyKey] = set()
+        self._collecting_lock = threading.Lock()
 
     def top_level_spec(self, data: Any) -> QuerySpec:
         """Validate a run request's JSON as one of the kinds the API accepts at the top.
@@ -172,20 +177,31 @@ class QueryService:
     def _kept_when_complete(self, key: BodyKey, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Pass a streamed body's chunks through, and keep the body once all of it was sent.
 
-        A body that fails, is closed early or grows too large to keep is not kept.
+        A body that fails, is closed early or grows too large to keep is not kept. While one
+        download collects a body, others of the same body only pass their chunks through.
         """
-        collected: list[bytes] | None = []
-        size = 0
-        for chunk in chunks:
+        with self._collecting_lock:
+            collecting = key not in self._collecting
+            self._collecting.add(key)
+        if not collecting:
+            yield from chunks
+            return
+        try:
+            collected: list[bytes] | None = []
+            size = 0
+            for chunk in chunks:
+                if collected is not None:
+                    size += len(chunk)
+                    if size > self.bodies.max_body_bytes:
+                        collected = None
+                    else:
+                        collected.append(chunk)
+                yield chunk
             if collected is not None:
-                size += len(chunk)
-                if size > self.bodies.max_body_bytes:
-                    collected = None
-                else:
-                    collected.append(chunk)
-            yield chunk
-        if collected is not None:
-            self.bodies.keep(key, b"".join(collected))
+                self.bodies.keep(key, b"".join(collected))
+        finally:
+            with self._collecting_lock:
+                self._collecting.discard(key)
 
     def _open_stream(
         self, query_id: str, select: Select[Any], chunk_rows: int

@@ -274,3 +274,37 @@ def test_streamed_body_too_large_not_kept(fresh_dsn: str, service: QueryService)
     assert not isinstance(again, bytes)
     assert b"".join(again) == body
     assert small.bodies.size_bytes == 0
+
+
+def test_concurrent_streams_collect_once(service: QueryService) -> None:
+    service.session.run(SPEC)
+    encode = CountingEncoder()
+    first = _stream(service, encode)
+    second = _stream(service, encode)
+    assert not isinstance(first, bytes)
+    assert not isinstance(second, bytes)
+
+    # The first stream starts collecting, so the second only passes its chunks through.
+    first_chunks = [next(first)]
+    second_chunks = list(second)
+    assert service.bodies.size_bytes == 0
+    first_chunks.extend(first)
+
+    assert second_chunks == first_chunks
+    assert service.bodies.size_bytes > 0
+    assert _stream(service, encode) == b"".join(first_chunks)
+
+
+def test_closed_collector_lets_next_stream_collect(service: QueryService) -> None:
+    service.session.run(SPEC)
+    encode = CountingEncoder()
+    first = _stream(service, encode)
+    assert not isinstance(first, bytes)
+    next(first)
+    first.close()
+
+    second = _stream(service, encode)
+    assert not isinstance(second, bytes)
+    body = b"".join(second)
+
+    assert _stream(service, encode) == body
