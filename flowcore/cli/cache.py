@@ -155,6 +155,8 @@ def shrink(dsn: str | None, size: int | None, dry_run: bool) -> None:
     """Evict the lowest-scored results, outside the protected period, until the cache fits."""
     with _open_backend(dsn) as backend:
         evictions = backend.shrink(size, dry_run=dry_run)
+        target = size if size is not None else backend.max_size()
+        remaining = backend.total_size()
     verb = "Would evict" if dry_run else "Evicted"
     for eviction in evictions:
         click.echo(
@@ -163,3 +165,12 @@ def shrink(dsn: str | None, size: int | None, dry_run: bool) -> None:
         )
     freed = sum(eviction.size_bytes for eviction in evictions)
     click.echo(f"{verb} {len(evictions)} results, {format_bytes(freed)}.")
+    if dry_run:
+        remaining -= freed
+    if remaining > target:
+        # Say why, since "Evicted 0 results" alone reads like a failure.
+        click.echo(
+            f"The cache stays at {format_bytes(remaining)}, above the {format_bytes(target)} "
+            "target: the other results were created within the protected period "
+            "(cache_protected_period in cache.cache_config) or are being read."
+        )

@@ -95,6 +95,25 @@ def test_shrink_evicts(engine: sa.Engine, stored: list[str]) -> None:
     assert cached_count(engine) == 0
 
 
+def test_shrink_explains_protected_results(engine: sa.Engine, stored: list[str]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE cache.cached SET created = now()"))
+
+    result = CliRunner().invoke(main, ["cache", "shrink", "--size", "0"])
+
+    assert result.exit_code == 0, result.output
+    assert "Evicted 0 results" in result.output
+    assert "above the 0 B target" in result.output
+    assert "within the protected period" in result.output
+    assert cached_count(engine) == 2
+
+
+def test_shrink_to_target_says_nothing_more(engine: sa.Engine, stored: list[str]) -> None:
+    result = CliRunner().invoke(main, ["cache", "shrink", "--size", "0"])
+
+    assert "protected period" not in result.output
+
+
 def test_shrink_rejects_negative_size(engine: sa.Engine) -> None:
     result = CliRunner().invoke(main, ["cache", "shrink", "--size", "-1"])
 
