@@ -162,6 +162,13 @@ def issue(
                 f"so it will reject this token for {audience!r}",
                 err=True,
             )
+        unknown = sorted(set().union(*roles.values()) - set(scheme.scopes)) if roles else []
+        if unknown:
+            click.echo(
+                f"Warning: the server at {spec_url} does not advertise these scopes, so they "
+                f"allow nothing there (check the spelling): {', '.join(unknown)}",
+                err=True,
+            )
         if all_scopes:
             roles.setdefault(ALL_SCOPES_ROLE, set()).update(scheme.scopes)
 

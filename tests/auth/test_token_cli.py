@@ -359,6 +359,41 @@ def test_issue_spec_with_extra_role(key_dir: Path, spec_server: str) -> None:
     assert dict(decode_user_claims(claims["user_claims"])) == {"viewer": frozenset({"get_result"})}
 
 
+def test_issue_spec_warns_of_unknown_scopes(key_dir: Path, spec_server: str) -> None:
+    code, output, errors = issue(
+        "--private-key",
+        str(key_dir / PRIVATE_KEY_FILENAME),
+        "--sub",
+        "alice",
+        "--from-spec",
+        spec_server + SPEC_PATH,
+        "--role",
+        "runner=run,admin3:spatial_agregate:daily_location",
+    )
+
+    assert code == 0
+    assert output.strip()
+    assert "does not advertise these scopes" in errors
+    assert "admin3:spatial_agregate:daily_location" in errors
+    assert "run," not in errors
+
+
+def test_issue_spec_known_scopes_no_warning(key_dir: Path, spec_server: str) -> None:
+    code, _, errors = issue(
+        "--private-key",
+        str(key_dir / PRIVATE_KEY_FILENAME),
+        "--sub",
+        "alice",
+        "--from-spec",
+        spec_server + SPEC_PATH,
+        "--role",
+        "runner=run,admin3:spatial_aggregate:daily_location",
+    )
+
+    assert code == 0
+    assert errors == ""
+
+
 def test_issue_spec_audience_override(key_dir: Path, spec_server: str) -> None:
     code, output, errors = issue(
         "--private-key",
