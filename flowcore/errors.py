@@ -33,7 +33,17 @@ class UnknownQueryKindError(InvalidSpecError):
 
 
 class MissingDataError(InvalidSpecError):
-    """None of the dates a query reads have data in any of its event tables."""
+    """None of the dates a query reads have data in any of its event tables.
+
+    ``available_dates`` describes the dates there are, per event type. It is kept out of the
+    message, because HTTP callers may lack the scope that lists the available dates.
+    """
+
+    def __init__(
+        self, messages: list[str], params: object = None, *, available_dates: str = ""
+    ) -> None:
+        super().__init__(messages, params)
+        self.available_dates = available_dates
 
 
 class QueryNotFoundError(FlowcoreError):

@@ -10,6 +10,7 @@ with flowcore.connect() as session:
 
 from __future__ import annotations
 
+import math
 import select as select_module
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ import pluggy
 import psycopg.errors
 from sqlalchemy import Connection, Engine, Select, create_engine, event, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.psycopg import PGCompiler_psycopg, PGDialect_psycopg
 from sqlalchemy.exc import CompileError, DBAPIError, DisconnectionError, NoSuchTableError
 
 from flowcore.cache.backend import CacheHit
@@ -336,20 +338,52 @@ def _read_small(connection: Connection, statement: Select[Any]) -> list[tuple[An
     return [tuple(row) for row in fetched]
 
 
+class _LiteralCompiler(PGCompiler_psycopg):
+    """SQL compiler that writes floats as double precision, as psycopg sends them.
+
+    SQLAlchemy writes a float as a bare number, which PostgreSQL reads as numeric: ``1.0 / n``
+    would then divide exactly where the executed statement divides in double precision.
+    """
+
+    def render_literal_value(self, value: Any, type_: Any) -> str:
+        """Return the SQL text of a literal value."""
+        if isinstance(value, float):
+            if math.isnan(value):
+                text = "NaN"
+            elif math.isinf(value):
+                text = "Infinity" if value > 0 else "-Infinity"
+            else:
+                text = repr(value)
+            return f"CAST('{text}' AS DOUBLE PRECISION)"
+        return str(super().render_literal_value(value, type_))
+
+
+def _literal_dialect() -> PGDialect_psycopg:
+    """Return a PostgreSQL dialect for printing SQL with literal values.
+
+    The named parameter style keeps ``%`` in string literals single, as psql reads them.
+    """
+    dialect = PGDialect_psycopg(paramstyle="named")
+    dialect.statement_compiler = _LiteralCompiler
+    return dialect
+
+
 def _display_sql(statement: Select[Any]) -> str:
     """Render SQL that runs as printed, with every value written as a literal.
 
-    A value that SQLAlchemy cannot write as a literal leaves placeholders, with the parameter
-    values in a closing comment.
+    The statement assumes the session time zone UTC, as flowcore sets it, so the text starts
+    with a comment that gives the SET command. A value that SQLAlchemy cannot write as a
+    literal leaves placeholders, with the parameter values in a closing comment.
     """
-    dialect = postgresql.dialect()
+    header = "-- Run with the time zone UTC: SET TIME ZONE 'UTC';\n"
     try:
-        return str(
+        return header + str(
             statement.compile(
-                dialect=dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}
+                dialect=_literal_dialect(),
+                compile_kwargs={"literal_binds": True, "render_postcompile": True},
             )
         )
     except (CompileError, NotImplementedError):
-        compiled = statement.compile(dialect=dialect)
+        compiled = statement.compile(dialect=postgresql.dialect())
         parameters = ", ".join(f"{name}={value!r}" for name, value in compiled.params.items())
-        return f"{compiled}\n-- parameters: {parameters}"
+        return f"{header}{compiled}\n-- parameters: {parameters}"

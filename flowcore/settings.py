@@ -19,7 +19,8 @@ def _env_int(env: Mapping[str, str], name: str, default: int, bounds: range) -> 
     text = raw.strip()
     # int() also takes "1_000" and non-ASCII digits, so the text is checked first.
     digits = text[1:] if text.startswith("-") else text
-    if not (digits.isascii() and digits.isdigit()):
+    # The length check keeps int() away from its limit of 4,300 digits.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 30:
         raise ValueError(f"{name} must be an integer, got {raw!r}")
     value = int(text)
     if value < bounds.start:
@@ -41,8 +42,9 @@ def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 #: Allowed values of each whole-number setting. The upper bounds reject values that would fail
-#: later or mean nothing: PostgreSQL compares the threshold as a bigint, and each worker uses
-#: one of the connection pool's connections (see flowcore.session.create_flowdb_engine).
+#: later or mean nothing: redaction compares the threshold with count columns, some of them
+#: 4-byte integers, and each worker uses one of the connection pool's connections (see
+#: flowcore.session.create_flowdb_engine).
 REDACTION_THRESHOLDS = range(0, 2**31)
 MAX_WORKERS = range(1, 33)
 MAX_SPEC_NODES = range(1, 100_001)

@@ -172,5 +172,6 @@ def shrink(dsn: str | None, size: int | None, dry_run: bool) -> None:
         click.echo(
             f"The cache stays at {format_bytes(remaining)}, above the {format_bytes(target)} "
             "target: the other results were created within the protected period "
-            "(cache_protected_period in cache.cache_config) or are being read."
+            "(cache_protected_period in cache.cache_config), are being read, or are "
+            "tables outside the cache schema, which shrink never evicts."
         )

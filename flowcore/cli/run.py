@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import OperationalError
 
-from flowcore.errors import FlowcoreError, InvalidSpecError
+from flowcore.errors import FlowcoreError, InvalidSpecError, MissingDataError
 from flowcore.settings import Settings
 from flowdb.config import ConfigError
 
@@ -63,7 +63,10 @@ def run(spec_file: str, output_format: str, redact: bool, dsn: str | None, show_
             result = session.run(data, redact=redact)
             _print(result, output_format)
     except InvalidSpecError as error:
-        raise click.ClickException("invalid spec:\n  " + "\n  ".join(error.messages)) from None
+        lines = list(error.messages)
+        if isinstance(error, MissingDataError) and error.available_dates:
+            lines.append(f"available dates: {error.available_dates}")
+        raise click.ClickException("invalid spec:\n  " + "\n  ".join(lines)) from None
     except (FlowcoreError, ConfigError) as error:
         raise click.ClickException(str(error)) from None
     except OperationalError as error:

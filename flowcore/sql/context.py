@@ -137,9 +137,9 @@ class BuildContext:
             raise MissingDataError(
                 [
                     f"{self.path}{field}: no {', '.join(types) or 'event'} data between "
-                    f"{start.isoformat()} and {end.isoformat()}; available dates: "
-                    f"{self.availability.describe(types) or 'none'}"
-                ]
+                    f"{start.isoformat()} and {end.isoformat()}; see the available dates"
+                ],
+                available_dates=self.availability.describe(types),
             )
         if len(selects) == 1:
             return selects[0]

@@ -83,15 +83,21 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode("utf-8")
 
 
-def _caused_by_truncated_body(error: BaseException | None) -> bool:
-    """Return whether ``error`` or an exception it was raised from is a TruncatedBodyError."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, TruncatedBodyError):
-            return True
-        error = error.__cause__ or error.__context__
-        seen += 1
-    return False
+def _caused_by_truncated_body(error: BaseException | None, depth: int = 0) -> bool:
+    """Return whether ``error`` comes from a TruncatedBodyError.
+
+    Looks through the exceptions it was raised from and, because Litestar streams bodies in
+    an anyio task group, through the members of exception groups.
+    """
+    if error is None or depth > 10:
+        return False
+    if isinstance(error, TruncatedBodyError):
+        return True
+    if isinstance(error, BaseExceptionGroup) and any(
+        _caused_by_truncated_body(member, depth + 1) for member in error.exceptions
+    ):
+        return True
+    return _caused_by_truncated_body(error.__cause__ or error.__context__, depth + 1)
 
 
 class TruncatedBodyFilter(logging.Filter):

@@ -129,7 +129,8 @@ def _body_cache_bytes(env: Mapping[str, str]) -> int:
     raw = env.get("FLOWCORE_RESULT_BODY_CACHE_MB")
     if not raw:
         return DEFAULT_BODY_CACHE_BYTES
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_BODY_CACHE_MB:
+    too_long = len(raw) > len(str(MAX_BODY_CACHE_MB))
+    if not (raw.isascii() and raw.isdigit()) or too_long or int(raw) > MAX_BODY_CACHE_MB:
         raise SettingsError(
             "FLOWCORE_RESULT_BODY_CACHE_MB must be a whole number of MiB from 0 to "
             f"{MAX_BODY_CACHE_MB}, got {raw!r}"

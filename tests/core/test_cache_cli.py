@@ -111,6 +111,8 @@ def test_shrink_explains_protected_results(engine: sa.Engine, stored: list[str])
 def test_shrink_to_target_says_nothing_more(engine: sa.Engine, stored: list[str]) -> None:
     result = CliRunner().invoke(main, ["cache", "shrink", "--size", "0"])
 
+    assert result.exit_code == 0, result.output
+    assert "Evicted 2 results" in result.output
     assert "protected period" not in result.output
 
 

@@ -35,15 +35,67 @@ def test_examples_print_no_placeholders(session: Session) -> None:
         assert "%(" not in text, spec["query_kind"]
         assert "POSTCOMPILE" not in text, spec["query_kind"]
         assert "-- parameters" not in text, spec["query_kind"]
+        assert text.startswith("-- Run with the time zone UTC"), spec["query_kind"]
+
+
+def _comparable(value: object) -> object:
+    """Return a value to compare: floats to 12 significant digits.
+
+    Sums of floats depend on the order PostgreSQL adds the rows in, which two runs of the
+    same statement need not share, so the last digits may differ.
+    """
+    return float(f"{value:.12g}") if isinstance(value, float) else value
+
+
+def _sorted(rows: list) -> list[tuple]:
+    """Return rows as comparable tuples in a fixed order (values compared as text)."""
+    comparable = (tuple(_comparable(value) for value in row) for row in rows)
+    return sorted(comparable, key=lambda row: [repr(value) for value in row])
+
+
+def _columns(cursor: psycopg.Cursor, names: list[str]) -> list[tuple]:
+    """Return a cursor's rows with only the named columns, in that order.
+
+    The printed SQL also selects the private columns that redaction reads.
+    """
+    assert cursor.description is not None
+    positions = [[column.name for column in cursor.description].index(name) for name in names]
+    return [tuple(row[position] for position in positions) for row in cursor.fetchall()]
 
 
 def test_printed_sql_gives_result_rows(session: Session, testdata_dsn: str) -> None:
     with psycopg.connect(testdata_dsn, options="-c timezone=UTC") as connection:
         for spec in _examples(session):
-            expected = session.run(spec).rows()
-            printed = connection.execute(session.sql(spec)).fetchall()
-            assert len(printed) == len(expected), spec["query_kind"]
+            result = session.run(spec)
+            expected = result.rows()
+            printed = _columns(connection.execute(session.sql(spec)), result.columns)
             assert len(expected) > 0, spec["query_kind"]
+            assert _sorted(printed) == _sorted(expected), spec["query_kind"]
+
+
+def test_printed_sql_keeps_float_division_and_percent(session: Session, testdata_dsn: str) -> None:
+    # Meaningful-location counts divide by n_clusters in double precision, and the label is
+    # free text: both must come out of the printed SQL as they come out of the query.
+    spec = next(
+        kind.example
+        for kind in session.registry.top_level_kinds()
+        if kind.name == "meaningful_locations_aggregate"
+    )
+    labels = dict(spec["labels"])
+    labels["50% home's"] = labels.pop(spec["label"])
+    spec = {**spec, "labels": labels, "label": "50% home's"}
+
+    text = session.sql(spec)
+    result = session.run(spec)
+    expected = result.rows()
+    with psycopg.connect(testdata_dsn, options="-c timezone=UTC") as connection:
+        printed = _columns(connection.execute(text), result.columns)
+
+    assert "AS DOUBLE PRECISION" in text
+    assert "'50% home''s'" in text
+    assert len(expected) > 0
+    assert _sorted(printed) == _sorted(expected)
+    assert {row[0] for row in printed} == {"50% home's"}
 
 
 def test_cli_sql_runs_in_database(testdata_dsn: str, tmp_path: Path) -> None:

@@ -76,6 +76,9 @@ def test_dates_without_data(client: httpx.Client) -> None:
     assert response.status_code == 400
     [message] = response.json()["payload"]["validation_error_messages"]
     assert message.startswith("$.locations: no ")
+    assert message.endswith("; see the available dates")
+    # The dates themselves need the get_available_dates scope, so the answer leaves them out.
+    assert "2016-01-01" not in response.text
     assert response.json()["payload"]["params"] == spec
 
 

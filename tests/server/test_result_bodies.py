@@ -96,7 +96,9 @@ def test_negative_limit_is_refused() -> None:
         ResultBodies(max_bytes=-1)
 
 
-@pytest.mark.parametrize("raw", ["-1", "1.5", "lots", "²", "65537", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "raw", ["-1", "1.5", "lots", "²", "65537", "99999999999999999999999", "9" * 5000]
+)
 def test_invalid_body_cache_setting(raw: str) -> None:
     env = {"FLOWCORE_RESULT_BODY_CACHE_MB": raw, **_server_env()}
 

@@ -53,16 +53,29 @@ def base_url() -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def test_failed_csv_is_incomplete_read(base_url: str) -> None:
-    with httpx.Client(base_url=base_url) as client, client.stream("GET", "/result.csv") as response:
-        assert response.status_code == 200
-        received = b""
-        with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
-            for chunk in response.iter_bytes():
-                received += chunk
+def test_failed_csv_is_incomplete_read(base_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        with (
+            httpx.Client(base_url=base_url) as client,
+            client.stream("GET", "/result.csv") as response,
+        ):
+            assert response.status_code == 200
+            received = b""
+            with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+                for chunk in response.iter_bytes():
+                    received += chunk
+        # The server logs the failure after the client has seen the connection close.
+        deadline = time.monotonic() + 5
+        while not any(record.name == "uvicorn.error" for record in caplog.records):
+            assert time.monotonic() < deadline, "uvicorn logged no error"
+            time.sleep(0.02)
 
     # The rows sent before the failure arrive, but the client knows the body is incomplete.
     assert received == b"pcod,value\r\nR1,3\r\nR2,5\r\n"
+    # guarded logs the failure once; the server's own traceback of it is filtered out.
+    server_records = [record for record in caplog.records if record.name == "uvicorn.error"]
+    assert [TruncatedBodyFilter().filter(record) for record in server_records] == [False]
+    assert "streaming a test result failed part-way" in caplog.text
 
 
 def test_guarded_logs_and_raises(caplog: pytest.LogCaptureFixture) -> None:
