@@ -85,6 +85,9 @@ def _strict_float(value: Any, _: type) -> float:
 def _strict_str(value: Any, _: type) -> str:
     if not isinstance(value, str):
         raise _FieldError(f"{_describe(value)} is not a string")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL, so the statement would fail after validation.
+        raise _FieldError(f"{_describe(value)} contains a NUL character (\\u0000)")
     return value
 
 

@@ -61,6 +61,10 @@ def messages(converter: SpecConverter, data: Any) -> list[str]:
             ["$.hours: list is not an object with the fields start_hour, end_hour"],
         ),
         ({"colour": "red"}, ["$.colour: unknown field"]),
+        (
+            {"mapping_table": "\x001"},
+            ["$.mapping_table: '\\x001' contains a NUL character (\\u0000)"],
+        ),
         ({"method": None}, ["$.method: null is not one of last, most-common"]),
         (
             {"sampling": {"size": 10, "fraction": 0.5}},

@@ -392,6 +392,8 @@ def test_quality_check_errors(
     ("path", "expected"),
     [
         ("/api/0/qa/callz/count_msisdns/2016-01-01", "No quality checks on event type 'callz'"),
+        ("/api/0/qa/calls%00/count_msisdns/2016-01-01", "No quality checks on event type"),
+        ("/api/0/qa/calls/count%00/2016-01-01", "its checks are: count_msisdns"),
         ("/api/0/qa/calls/count_msisdnz/2016-01-01", "its checks are: count_msisdns"),
         ("/api/0/qa/calls/count_msisdns/2016-01-05", "between 2016-01-05 and 2016-01-05"),
     ],

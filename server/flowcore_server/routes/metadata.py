@@ -125,7 +125,9 @@ def _outcomes(
         )
         .order_by(quality_checks.c.cdr_date)
     )
-    rows = service.fetch_all(statement)
+    # PostgreSQL text cannot hold NUL, and no event type or check name contains one.
+    has_nul = "\x00" in cdr_type or "\x00" in check_type
+    rows = [] if has_nul else service.fetch_all(statement)
     if not rows:
         message = _not_found_message(service, cdr_type, check_type, start, end)
         raise ApiError(404, {"status": "not found", "msg": message})
