@@ -21,15 +21,18 @@ DISTRIBUTIONS := . auth server plugins/locations plugins/flows plugins/meaningfu
 TEST_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard tests/plugins/*/pyproject.toml))
 EDITABLE := $(foreach dir,$(DISTRIBUTIONS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)[test]'))
 TEST_EDITABLE := $(foreach dir,$(TEST_PLUGINS),-e '$(dir)')
+# The demo needs every distribution and FlowKit's client, but none of the test tools.
+DEMO_EDITABLE := $(foreach dir,$(DISTRIBUTIONS),$(if $(wildcard $(dir)/pyproject.toml),-e '$(dir)$(if $(filter server,$(dir)),[demo])'))
 
-.PHONY: help deps install install-test-plugins test demo demo-stop lint clean bench
+.PHONY: help deps install install-demo install-test-plugins test demo demo-stop lint clean bench
 
 help:
 	@echo "make deps     install PostgreSQL 15 + PostGIS 3 and Python 3.11 (Debian, root or sudo -n)"
 	@echo "make install  create $(VENV) and install every distribution in editable mode"
+	@echo "make install-demo  the same without the test tools, with FlowKit's client"
 	@echo "make install-test-plugins  install the throwaway plugins the test suite needs"
 	@echo "make test     deps + install, then run the test suite (set FLOWCORE_TESTDATA)"
-	@echo "make demo     deps + install, then start FlowDB and the API and query it with flowclient"
+	@echo "make demo     deps + install-demo, then start FlowDB and the API and query it with flowclient"
 	@echo "make demo-stop  stop the demo's API server and local database"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    benchmarks on generated data (FLOWCORE_BENCH_SIZE=small|medium|scaling)"
@@ -64,13 +67,17 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(EDITABLE)
 
+install-demo: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(DEMO_EDITABLE)
+
 install-test-plugins: install
 	$(BIN)/python -m pip install --quiet $(TEST_EDITABLE)
 
 test: deps install install-test-plugins
 	$(BIN)/pytest tests
 
-demo: deps install
+demo: deps install-demo
 	$(BIN)/python -m flowcore_server.demo up
 
 demo-stop:
