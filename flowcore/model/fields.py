@@ -46,14 +46,19 @@ QueryId = NewType("QueryId", str)
 def _hour_in_range(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if not 0 <= value <= 24:
         raise ValueError(f"{attribute.name} must be between 0 and 24, got {value}")
+    if value == 24:
+        # FlowKit's schema allows 24, but FlowKit cannot build the query ("24:00" does not
+        # parse), so flowcore rejects it before running anything, with the way out.
+        raise ValueError(f"{attribute.name} 24 is not accepted; use 0 for midnight")
 
 
 @attrs.frozen(kw_only=True)
 class Hours:
     """Hour-of-day window ``[start_hour:00, end_hour:00)``; wraps midnight when start > end.
 
-    ``start_hour == end_hour`` is an empty window, as in FlowKit. ``end_hour`` 24 means the end
-    of the day.
+    ``start_hour == end_hour`` is an empty window, as in FlowKit. An hour of 24 is rejected, as
+    FlowKit fails on it, so a window up to midnight ends at 0 (``start_hour`` 20,
+    ``end_hour`` 0).
     """
 
     start_hour: int = attrs.field(validator=_hour_in_range)

@@ -52,6 +52,10 @@ def messages(converter: SpecConverter, data: Any) -> list[str]:
             ["$.hours: start_hour must be between 0 and 24, got 25"],
         ),
         (
+            {"hours": {"start_hour": 20, "end_hour": 24}},
+            ["$.hours: end_hour 24 is not accepted; use 0 for midnight"],
+        ),
+        (
             {"hours": {"start_hour": "1", "end_hour": 3}},
             ["$.hours.start_hour: '1' is not an integer"],
         ),
