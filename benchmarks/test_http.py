@@ -141,7 +141,7 @@ def _top_level(bench_query) -> None:
 
 
 # The client's garbage collector is off during rounds. A collection in this process walks every
-# object the suite holds (sessions, plugins, earlier results) and added 3 to 8 ms to rounds of
+# object the suite keeps (sessions, plugins, earlier results) and added 3 to 8 ms to rounds of
 # about 10 ms, which is no part of the API's time.
 @pytest.mark.benchmark(disable_gc=True)
 def test_http_cold(

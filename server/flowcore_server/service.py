@@ -161,9 +161,9 @@ class QueryService:
             key = None
             if keep and hit.stored_at is not None:
                 key = BodyKey(query_id, hit.stored_at, form)
-                kept = self.bodies.get(key)
-                if kept is not None:
-                    return kept
+                kept_body = self.bodies.get(key)
+                if kept_body is not None:
+                    return kept_body
             if hit.estimated_rows is not None and hit.estimated_rows <= one_piece_rows:
                 rows = _rows_up_to(connection, query_id, select, one_piece_rows)
                 if rows is not None:

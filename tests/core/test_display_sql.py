@@ -73,7 +73,7 @@ def test_printed_sql_gives_result_rows(session: Session, testdata_dsn: str) -> N
             assert _sorted(printed) == _sorted(expected), spec["query_kind"]
 
 
-def test_printed_sql_keeps_float_division_and_percent(session: Session, testdata_dsn: str) -> None:
+def test_printed_floats_and_percent(session: Session, testdata_dsn: str) -> None:
     # Meaningful-location counts divide by n_clusters in double precision, and the label is
     # free text: both must come out of the printed SQL as they come out of the query.
     spec = next(

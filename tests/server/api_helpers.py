@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 __all__ = [
@@ -136,3 +137,38 @@ def start_server(
 def serve_command(port: int) -> list[str]:
     """Return the ``flowcore serve`` command line for a loopback port."""
     return [FLOWCORE_COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+#: Seconds a test waits for a query to complete.
+COMPLETION_SECONDS = 120
+
+
+def wait_completed(client: httpx.Client, query_id: str) -> None:
+    """Poll a query until the server redirects to its result; fail on any other answer."""
+    deadline = time.monotonic() + COMPLETION_SECONDS
+    while True:
+        response = client.get(f"/api/0/poll/{query_id}")
+        if response.status_code == 303:
+            return
+        if response.status_code != 202 or time.monotonic() > deadline:
+            pytest.fail(f"query {query_id} returned {response.status_code} {response.text}")
+        time.sleep(0.05)
+
+
+def run_completed(client: httpx.Client, spec: dict[str, Any]) -> str:
+    """Run a spec through the API, wait until it is completed and return its query id."""
+    response = client.post("/api/0/run", json=spec)
+    assert response.status_code == 202, response.text
+    query_id = str(response.json()["query_id"])
+    wait_completed(client, query_id)
+    return query_id
+
+
+def access_count(dsn: str, query_id: str) -> int:
+    """Return how often a stored result was accessed, from ``cache.cached``."""
+    with psycopg.connect(dsn) as connection:
+        row = connection.execute(
+            "SELECT access_count FROM cache.cached WHERE query_id = %s", (query_id,)
+        ).fetchone()
+    assert row is not None, f"query {query_id} is not stored"
+    return int(row[0])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from api_helpers import RunningServer
+from api_helpers import RunningServer, access_count, run_completed
 from flowcore_server.service import ONE_PIECE_ROWS, QueryService
 
 import flowcore
@@ -27,9 +26,6 @@ from flowcore.hookspecs import hookimpl
 from flowcore.session import Session
 from flowcore.testing import insert_cells, insert_events
 from flowdb.testing import ScratchServer, database_of, dsn_with
-
-#: Seconds a test waits for a query to complete.
-WAIT_SECONDS = 120
 
 SPATIAL_ADMIN3 = {
     "query_kind": "spatial_aggregate",
@@ -57,34 +53,6 @@ ADMIN3_SCOPES = [
     "admin3:spatial_aggregate:spatial_aggregate",
     "admin3:spatial_aggregate:daily_location",
 ]
-
-
-def _wait_completed(client: httpx.Client, query_id: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        response = client.get(f"/api/0/poll/{query_id}")
-        if response.status_code == 303:
-            return
-        if response.status_code != 202 or time.monotonic() > deadline:
-            pytest.fail(f"query {query_id} answered {response.status_code} {response.text}")
-        time.sleep(0.1)
-
-
-def _run_completed(client: httpx.Client, spec: dict[str, Any]) -> str:
-    response = client.post("/api/0/run", json=spec)
-    assert response.status_code == 202, response.text
-    query_id = str(response.json()["query_id"])
-    _wait_completed(client, query_id)
-    return query_id
-
-
-def _access_count(dsn: str, query_id: str) -> int:
-    with psycopg.connect(dsn) as connection:
-        row = connection.execute(
-            "SELECT access_count FROM cache.cached WHERE query_id = %s", (query_id,)
-        ).fetchone()
-    assert row is not None, f"query {query_id} is not stored"
-    return int(row[0])
 
 
 @pytest.fixture
@@ -126,7 +94,7 @@ def _set_row_estimate(superuser_dsn: str, query_id: str, estimate: float) -> flo
 def test_one_chunk_and_streamed_bodies_match(
     client: httpx.Client, superuser_dsn: str, spec: dict[str, Any], extension: str
 ) -> None:
-    query_id = _run_completed(client, spec)
+    query_id = run_completed(client, spec)
     path = f"/api/0/get/{query_id}.{extension}"
 
     one_chunk = client.get(path)
@@ -148,7 +116,7 @@ def test_one_chunk_and_streamed_bodies_match(
 
 
 def test_small_cached_result_is_redacted(client: httpx.Client, python_session: Session) -> None:
-    query_id = _run_completed(client, SPATIAL_ADMIN3)
+    query_id = run_completed(client, SPATIAL_ADMIN3)
     raw = python_session.run(SPATIAL_ADMIN3).to_dicts()
     redacted = python_session.run(SPATIAL_ADMIN3, redact=True).to_dicts()
 
@@ -167,8 +135,8 @@ def test_cached_query_refused_without_scope(
     make_token: Callable[..., str],
     testdata_dsn: str,
 ) -> None:
-    query_id = _run_completed(client, SPATIAL_ADMIN2)
-    before = _access_count(testdata_dsn, query_id)
+    query_id = run_completed(client, SPATIAL_ADMIN2)
+    before = access_count(testdata_dsn, query_id)
     token = make_token({"analyst": ["run", "get_result", *ADMIN3_SCOPES]})
 
     with api_server.client(token) as narrow:
@@ -184,12 +152,12 @@ def test_cached_query_refused_without_scope(
     assert result.status_code == 404
     assert geojson.status_code == 404
     # A refused request leaves the cache statistics alone.
-    assert _access_count(testdata_dsn, query_id) == before
+    assert access_count(testdata_dsn, query_id) == before
 
 
 def test_cached_rounds_count_accesses(client: httpx.Client, testdata_dsn: str) -> None:
-    query_id = _run_completed(client, SPATIAL_ADMIN3)
-    before = _access_count(testdata_dsn, query_id)
+    query_id = run_completed(client, SPATIAL_ADMIN3)
+    before = access_count(testdata_dsn, query_id)
 
     run = client.post("/api/0/run", json=SPATIAL_ADMIN3)
     poll = client.get(f"/api/0/poll/{query_id}")
@@ -212,7 +180,7 @@ def test_cached_rounds_count_accesses(client: httpx.Client, testdata_dsn: str) -
     assert result_again.content == result.content
     assert result_again.headers["content-disposition"] == result.headers["content-disposition"]
     # One touch for the run and one per read; a poll touches nothing.
-    assert _access_count(testdata_dsn, query_id) == before + 4
+    assert access_count(testdata_dsn, query_id) == before + 4
 
 
 # -- removals around a hit, on QueryService in this process ----------------------------------

@@ -77,7 +77,7 @@ def test_dates_without_data(client: httpx.Client) -> None:
     [message] = response.json()["payload"]["validation_error_messages"]
     assert message.startswith("$.locations: no ")
     assert message.endswith("; see the available dates")
-    # The dates themselves need the get_available_dates scope, so the answer leaves them out.
+    # The dates themselves need the get_available_dates scope, so the response leaves them out.
     assert "2016-01-01" not in response.text
     assert response.json()["payload"]["params"] == spec
 

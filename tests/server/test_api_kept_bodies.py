@@ -17,7 +17,6 @@ import io
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +29,9 @@ import pytest
 from api_helpers import (
     FLOWCORE_COMMAND,
     RunningServer,
+    access_count,
     free_port,
+    run_completed,
     serve_command,
     server_environment,
     start_server,
@@ -41,9 +42,6 @@ from flowcore.cache.reload import invalidate_reloaded_day
 from flowcore.testing import insert_cells, insert_events, insert_region, square
 from flowdb.load_geography import load_layer_file
 from flowdb.testing import ScratchServer, database_of, dsn_with
-
-#: Seconds a test waits for a query to complete.
-WAIT_SECONDS = 120
 
 #: Two cells, each in its own admin3 region one degree wide.
 CELLS = [{"id": "c1", "lon": 85.5, "lat": 27.5}, {"id": "c2", "lon": 86.5, "lat": 28.5}]
@@ -147,34 +145,6 @@ def client(bodies_server: RunningServer, full_token: str) -> Iterator[httpx.Clie
         yield http
 
 
-def _wait_completed(client: httpx.Client, query_id: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        response = client.get(f"/api/0/poll/{query_id}")
-        if response.status_code == 303:
-            return
-        if response.status_code != 202 or time.monotonic() > deadline:
-            pytest.fail(f"query {query_id} answered {response.status_code} {response.text}")
-        time.sleep(0.05)
-
-
-def _run_completed(client: httpx.Client, spec: dict[str, Any]) -> str:
-    response = client.post("/api/0/run", json=spec)
-    assert response.status_code == 202, response.text
-    query_id = str(response.json()["query_id"])
-    _wait_completed(client, query_id)
-    return query_id
-
-
-def _access_count(dsn: str, query_id: str) -> int:
-    with psycopg.connect(dsn) as connection:
-        row = connection.execute(
-            "SELECT access_count FROM cache.cached WHERE query_id = %s", (query_id,)
-        ).fetchone()
-    assert row is not None, f"query {query_id} is not stored"
-    return int(row[0])
-
-
 def _json_counts(body: bytes) -> dict[str, int]:
     document = orjson.loads(body)
     return {row["pcod"]: row["value"] for row in document["query_result"]}
@@ -208,7 +178,7 @@ def test_recomputed_result_sends_new_rows(
 ) -> None:
     day = dt.date(2016, 1, 1) if remove == "cache clear" else dt.date(2016, 1, 2)
     _insert_calls(bodies_dsn, day, [("a", "c1"), ("b", "c1"), ("c", "c2")])
-    query_id = _run_completed(client, _spec(day))
+    query_id = run_completed(client, _spec(day))
     for form in COUNTS_OF:
         for _ in range(2):  # the second download is the kept body
             assert _counts(client, query_id, form) == {"R1": 2, "R2": 1}
@@ -226,7 +196,7 @@ def test_recomputed_result_sends_new_rows(
         removed = client.get(f"/api/0/get/{query_id}.{form}")
         assert removed.status_code == 404, (form, removed.text)
         assert removed.json()["status"] == "Error"
-    assert _run_completed(client, _spec(day)) == query_id
+    assert run_completed(client, _spec(day)) == query_id
     for form in COUNTS_OF:
         assert _counts(client, query_id, form) == {"R1": 2, "R2": 3}
 
@@ -234,7 +204,7 @@ def test_recomputed_result_sends_new_rows(
 def test_shrunk_cache_then_new_rows(client: httpx.Client, bodies_dsn: str) -> None:
     day = dt.date(2016, 1, 3)
     _insert_calls(bodies_dsn, day, [("a", "c1"), ("b", "c2")])
-    query_id = _run_completed(client, _spec(day))
+    query_id = run_completed(client, _spec(day))
     assert _counts(client, query_id, "json") == {"R1": 1, "R2": 1}
     assert _counts(client, query_id, "json") == {"R1": 1, "R2": 1}
 
@@ -255,7 +225,7 @@ def test_shrunk_cache_then_new_rows(client: httpx.Client, bodies_dsn: str) -> No
     assert f"Evicted {query_id}" in shrunk.stdout
 
     assert client.get(f"/api/0/get/{query_id}").status_code == 404
-    assert _run_completed(client, _spec(day)) == query_id
+    assert run_completed(client, _spec(day)) == query_id
     assert _counts(client, query_id, "json") == {"R1": 2, "R2": 1}
 
 
@@ -270,7 +240,7 @@ def test_kept_geojson_refused_without_geography_scope(
 ) -> None:
     day = dt.date(2016, 1, 4)
     _insert_calls(bodies_dsn, day, [("a", "c1"), ("b", "c2")])
-    query_id = _run_completed(client, _spec(day))
+    query_id = run_completed(client, _spec(day))
     kept_geojson = client.get(f"/api/0/get/{query_id}.geojson")
     kept_json = client.get(f"/api/0/get/{query_id}.json")
     assert kept_geojson.status_code == 200
@@ -298,7 +268,7 @@ def test_kept_geojson_refused_without_geography_scope(
 def test_forms_never_mix(client: httpx.Client, bodies_dsn: str) -> None:
     day = dt.date(2016, 1, 5)
     _insert_calls(bodies_dsn, day, [("a", "c1"), ("b", "c2"), ("c", "c2")])
-    query_id = _run_completed(client, _spec(day))
+    query_id = run_completed(client, _spec(day))
     first = {form: client.get(f"/api/0/get/{query_id}.{form}") for form in COUNTS_OF}
     default = client.get(f"/api/0/get/{query_id}")
     again = {form: client.get(f"/api/0/get/{query_id}.{form}") for form in COUNTS_OF}
@@ -319,8 +289,8 @@ def test_forms_never_mix(client: httpx.Client, bodies_dsn: str) -> None:
 def test_other_unit_own_body(client: httpx.Client, bodies_dsn: str) -> None:
     day = dt.date(2016, 1, 6)
     _insert_calls(bodies_dsn, day, [("a", "c1"), ("b", "c2")])
-    admin3 = _run_completed(client, _spec(day, "admin3"))
-    lon_lat = _run_completed(client, _spec(day, "lon-lat"))
+    admin3 = run_completed(client, _spec(day, "admin3"))
+    lon_lat = run_completed(client, _spec(day, "lon-lat"))
     assert admin3 != lon_lat
     client.get(f"/api/0/get/{admin3}")
 
@@ -363,7 +333,7 @@ def test_reloaded_geography_reaches_geojson(
 def _reload_layer_between_downloads(
     client: httpx.Client, bodies_dsn: str, day: dt.date, tmp_path: Path
 ) -> None:
-    query_id = _run_completed(client, _spec(day))
+    query_id = run_completed(client, _spec(day))
     before = orjson.loads(client.get(f"/api/0/get/{query_id}.geojson").content)
     assert before["features"][0]["geometry"]["coordinates"][0][0][0] == [85.0, 27.0]
 
@@ -421,8 +391,8 @@ def test_estimate_changes_between_reads(
 ) -> None:
     day = dt.date(2016, 1, 8)
     _insert_calls(bodies_dsn, day, [("a", "c1"), ("b", "c1"), ("c", "c2")])
-    query_id = _run_completed(client, _spec(day))
-    before = _access_count(bodies_dsn, query_id)
+    query_id = run_completed(client, _spec(day))
+    before = access_count(bodies_dsn, query_id)
     one_piece = client.get(f"/api/0/get/{query_id}.csv").content
 
     estimate = _set_row_estimate(superuser_dsn, query_id, ONE_PIECE_ROWS + 1)
@@ -439,7 +409,7 @@ def test_estimate_changes_between_reads(
     assert streamed == one_piece
     assert without_estimate == one_piece
     assert again == one_piece
-    assert _access_count(bodies_dsn, query_id) == before + 4
+    assert access_count(bodies_dsn, query_id) == before + 4
 
 
 # -- many callers at once ---------------------------------------------------------------------
@@ -451,8 +421,8 @@ def test_concurrent_downloads_count_and_match(
     day = dt.date(2016, 1, 9)
     _insert_calls(bodies_dsn, day, [("a", "c1"), ("b", "c2"), ("c", "c2")])
     with bodies_server.client(full_token) as http:
-        query_id = _run_completed(http, _spec(day))
-        before = _access_count(bodies_dsn, query_id)
+        query_id = run_completed(http, _spec(day))
+        before = access_count(bodies_dsn, query_id)
     forms = [form for _ in range(12) for form in COUNTS_OF]  # 36 downloads
 
     def download(form: str) -> tuple[str, int, bytes]:
@@ -468,7 +438,7 @@ def test_concurrent_downloads_count_and_match(
         bodies = {body for answered, _, body in answers if answered == form}
         assert len(bodies) == 1, form
         assert COUNTS_OF[form](bodies.pop()) == {"R1": 1, "R2": 2}
-    assert _access_count(bodies_dsn, query_id) == before + len(forms)
+    assert access_count(bodies_dsn, query_id) == before + len(forms)
 
 
 def test_downloads_racing_recompute(
@@ -483,7 +453,7 @@ def test_downloads_racing_recompute(
     spec = _spec(day)
     old, new = {"R1": 1, "R2": 1}, {"R1": 1, "R2": 3}
     with bodies_server.client(full_token) as http:
-        query_id = _run_completed(http, spec)
+        query_id = run_completed(http, spec)
         assert _counts(http, query_id, "json") == old
     recomputed = threading.Event()
 
@@ -499,7 +469,7 @@ def test_downloads_racing_recompute(
         _insert_calls(bodies_dsn, day, [("c", "c2"), ("d", "c2")])
         assert query_id in invalidate_reloaded_day(bodies_dsn, "calls", day)
         with bodies_server.client(full_token) as http:
-            assert _run_completed(http, spec) == query_id
+            assert run_completed(http, spec) == query_id
         recomputed.set()
         later = [pool.submit(download, n) for n in range(12)]
         answers = [future.result() for future in racing + later]
@@ -539,17 +509,17 @@ def test_other_servers_send_new_rows(
     )
     try:
         with server.client(full_token) as http:
-            query_id = _run_completed(http, _spec(day))
-            before = _access_count(bodies_dsn, query_id)
+            query_id = run_completed(http, _spec(day))
+            before = access_count(bodies_dsn, query_id)
             # A new connection per download, so both workers serve some of them.
             http.headers["Connection"] = "close"
             first = [_counts(http, query_id, form) for form in COUNTS_OF for _ in range(4)]
             _insert_calls(bodies_dsn, day, [("c", "c1")])
             assert query_id in invalidate_reloaded_day(bodies_dsn, "calls", day)
-            assert _run_completed(http, _spec(day)) == query_id
-            after_run = _access_count(bodies_dsn, query_id)
+            assert run_completed(http, _spec(day)) == query_id
+            after_run = access_count(bodies_dsn, query_id)
             second = [_counts(http, query_id, form) for form in COUNTS_OF for _ in range(4)]
-            after_reads = _access_count(bodies_dsn, query_id)
+            after_reads = access_count(bodies_dsn, query_id)
     finally:
         server.stop()
 
@@ -565,7 +535,7 @@ def test_dropped_table_not_served(
     """Check that a result whose table was dropped under its metadata row is not found."""
     day = dt.date(2016, 1, 14)
     _insert_calls(bodies_dsn, day, [("a", "c1")])
-    query_id = _run_completed(client, _spec(day))
+    query_id = run_completed(client, _spec(day))
     assert _counts(client, query_id, "json") == {"R1": 1}
     with psycopg.connect(superuser_dsn, autocommit=True) as connection:
         connection.execute(f"DROP TABLE cache.x{query_id}")

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
+from api_helpers import access_count
 from flowcore_auth import generate_key_pair
 from flowcore_server.bodies import ENTRY_OVERHEAD_BYTES, BodyKey, ResultBodies
 from flowcore_server.service import QueryService
@@ -163,19 +163,10 @@ def _read(service: QueryService, encode: CountingEncoder, form: str = "json") ->
     return body
 
 
-def _access_count(dsn: str, query_id: str) -> int:
-    with psycopg.connect(dsn) as connection:
-        row = connection.execute(
-            "SELECT access_count FROM cache.cached WHERE query_id = %s", (query_id,)
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def test_repeated_read_uses_kept_body(service: QueryService, fresh_dsn: str) -> None:
     service.session.run(SPEC)
     query_id = service.session.query_id(SPEC)
-    before = _access_count(fresh_dsn, query_id)
+    before = access_count(fresh_dsn, query_id)
     encode = CountingEncoder()
 
     first = _read(service, encode)
@@ -184,7 +175,7 @@ def test_repeated_read_uses_kept_body(service: QueryService, fresh_dsn: str) -> 
     assert sorted(map(tuple, orjson.loads(first))) == [(85.0, 27.0, 2), (86.0, 28.0, 1)]
     assert second == first
     assert encode.rows == 2  # encoded once
-    assert _access_count(fresh_dsn, query_id) == before + 2
+    assert access_count(fresh_dsn, query_id) == before + 2
 
 
 def test_each_form_is_encoded_once(service: QueryService) -> None:
@@ -297,7 +288,7 @@ def test_concurrent_streams_collect_once(service: QueryService) -> None:
     assert _stream(service, encode) == b"".join(first_chunks)
 
 
-def test_closed_collector_lets_next_stream_collect(service: QueryService) -> None:
+def test_closed_collector_frees_body(service: QueryService) -> None:
     service.session.run(SPEC)
     encode = CountingEncoder()
     first = _stream(service, encode)

@@ -99,7 +99,7 @@ def _record_of(error: BaseException) -> logging.LogRecord:
     )
 
 
-def test_filter_drops_server_trace_of_truncated_body() -> None:
+def test_filter_drops_truncated_trace() -> None:
     try:
         try:
             raise TruncatedBodyError("a test result")
