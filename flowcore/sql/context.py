@@ -181,7 +181,13 @@ class BuildContext:
         return select(*output).where(*conditions)
 
     def cell_counts(
-        self, spec: Any, *, start: dt.datetime, end: dt.datetime, hourly: bool = False
+        self,
+        spec: Any,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        hourly: bool = False,
+        partition_keys: bool = False,
     ) -> Select[Any] | None:
         """Return a spec's events counted per subscriber and cell, or None if not counted.
 
@@ -189,7 +195,10 @@ class BuildContext:
         type, subscriber, cell and day, or per UTC hour when ``hourly`` is set or the spec has
         an hour window. ``datetime`` is the hour's start for hour rows and the latest event for
         day rows, so it always has the date of the events counted. ``last_event`` is the time
-        of the latest event. FlowDB counts whole days of every event in both directions. So
+        of the latest event. With ``partition_keys`` set, the rows also have ``event_type`` and
+        ``day`` (the UTC date counted), the keys of FlowDB's count tables: a grouping that
+        includes both lets PostgreSQL aggregate each day table on its own, within memory.
+        FlowDB counts whole days of every event in both directions. So
         the counts serve only specs over whole days without a direction, and only when every
         day with data in the range is counted and none is withdrawn. Otherwise this returns
         None, and the caller reads :meth:`spec_events`.
@@ -235,12 +244,14 @@ class BuildContext:
             if window is not None:
                 conditions.append(window)
         moment = counts.c.hour_start if hourly else counts.c.last_event
+        keys = [counts.c.cdr_type.label("event_type"), counts.c.cdr_date.label("day")]
         return select(
             counts.c.msisdn.label("subscriber"),
             counts.c.location_id,
             counts.c.event_count,
             moment.label("datetime"),
             counts.c.last_event,
+            *(keys if partition_keys else ()),
         ).where(*conditions)
 
     def registry_subset(self, query_id: str) -> FromClause:

@@ -165,6 +165,20 @@ def test_score_table_scales_decimals() -> None:
     assert ScoreTable.of([0.1, 1e-13]).places is None
 
 
+@pytest.mark.parametrize(
+    ("scores", "integer"),
+    [
+        ([1.0, -1.0, 0.5], True),  # scaled by 10: at most 10
+        ([0.001, -1.0], True),  # scaled by 1,000: at most 1,000
+        ([1000.0, -0.5], False),  # scaled by 10: 10,000
+        ([0.0001, 1.0], False),  # scaled by 10,000: 10,000
+        ([1e-13], False),  # summed as numeric
+    ],
+)
+def test_score_table_integer_scores(scores: list[float], integer: bool) -> None:
+    assert ScoreTable.of(scores).integer is integer
+
+
 def test_leader_joins_first_cluster(fresh_dsn: str) -> None:
     # C is 0.79 km from both A and B; it joins A's cluster, created first.
     with psycopg.connect(fresh_dsn) as connection:
@@ -200,6 +214,63 @@ def test_home_aggregate_shares(run_on: Any, places_dsn: str) -> None:
     assert list(rows[0]) == ["label", "pcod", "value"]
     # alice's home is WEST, bob's EAST, dave's split over both.
     assert values_by(rows, "label", "pcod") == {("home", "WEST"): 1.5, ("home", "EAST"): 1.5}
+
+
+@pytest.mark.parametrize(
+    "factor",
+    [
+        pytest.param(0.9999, id="bigint scores"),  # scaled by 10,000
+        pytest.param(0.9999999999999, id="numeric scores"),  # 13 decimal places
+    ],
+)
+def test_home_shares_with_finer_scores(run_on: Any, places_dsn: str, factor: float) -> None:
+    # Scores a little below 1 in size move no cluster across the home shape's edges.
+    spec = meaningful_spec(
+        tower_hour_of_day_scores=[
+            score * factor for score in EXAMPLE_SCORES["tower_hour_of_day_scores"]
+        ],
+        tower_day_of_week_scores={
+            day: score * factor for day, score in EXAMPLE_SCORES["tower_day_of_week_scores"].items()
+        },
+    )
+    assert not ScoreTable.of(spec["tower_hour_of_day_scores"]).integer
+    rows = run_on(places_dsn)(spec)
+    assert values_by(rows, "label", "pcod") == {("home", "WEST"): 1.5, ("home", "EAST"): 1.5}
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        pytest.param("2015-09-01", "2016-01-10", id="131 days"),
+        pytest.param("2016-01-04T12:00:00", "2016-01-10", id="from noon"),
+    ],
+)
+def test_call_days_over_other_ranges(
+    places_dsn: str, registry: Any, converter: Any, start: str, end: str
+) -> None:
+    spec = converter.structure(meaningful_spec(start_date=start, end_date=end))
+    engine = create_flowdb_engine(places_dsn)
+    try:
+        with engine.connect() as connection:
+            context = BuildContext(
+                registry=registry,
+                availability=Availability.load(connection),
+                resolve=lambda nested: None,
+            )
+            visits = site_visits(spec, context, spec.start_date, spec.end_date).subquery()
+            rows = connection.execute(
+                select(visits.c.subscriber, visits.c.site_id, visits.c.call_days)
+            ).all()
+    finally:
+        engine.dispose()
+    call_days = {(subscriber, site): days for subscriber, site, days in rows}
+    # From noon on Monday, alice's Monday night at S1 still counts. Her Monday morning at S2
+    # and carol's Monday morning do not.
+    from_noon = start.endswith("12:00:00")
+    assert call_days[("alice", "S1")] == 3
+    assert call_days[("alice", "S2")] == (1 if from_noon else 2)
+    assert call_days[("bob", "S3")] == 1
+    assert (("carol", "S1") in call_days) is not from_noon
 
 
 def test_aggregate_sums_to_labelled_subscribers(run_on: Any, places_dsn: str) -> None:
