@@ -196,12 +196,14 @@ class BuildContext:
         an hour window. ``datetime`` is the hour's start for hour rows and the latest event for
         day rows, so it always has the date of the events counted. ``last_event`` is the time
         of the latest event. With ``partition_keys`` set, the rows also have ``event_type`` and
-        ``day`` (the UTC date counted), the keys of FlowDB's count tables: a grouping that
-        includes both lets PostgreSQL aggregate each day table on its own, within memory.
-        FlowDB counts whole days of every event in both directions. So
-        the counts serve only specs over whole days without a direction, and only when every
-        day with data in the range is counted and none is withdrawn. Otherwise this returns
-        None, and the caller reads :meth:`spec_events`.
+        ``day`` (the UTC date counted), the keys of FlowDB's count tables. With
+        ``enable_partitionwise_aggregate`` on, a grouping that includes both lets PostgreSQL
+        aggregate each day table on its own, in a smaller hash table.
+
+        FlowDB counts whole days of every event in both directions. So the counts serve only
+        specs over whole days without a direction, and only when every day with data in the
+        range is counted and none is withdrawn. Otherwise this returns None, and the caller
+        reads :meth:`spec_events`.
         """
         midnight = dt.time()
         if start.time() != midnight or end.time() != midnight:

@@ -77,7 +77,7 @@ __all__ = [
 #: locations in nested loops that compare every row with every other. With nested loops off,
 #: it hashes the equality joins and keeps nested loops only where nothing else works: the
 #: clustering function and the point-in-polygon index probes. Partitionwise aggregation lets
-#: the site visits sum each day table of the hour counts on its own, in memory.
+#: the site visits sum each day table of the hour counts on its own, in a smaller hash table.
 PLANNER_SETTINGS = (("enable_nestloop", "off"), ("enable_partitionwise_aggregate", "on"))
 
 
@@ -89,6 +89,10 @@ MAX_SCALED_PLACES = 12
 #: into a plain bigint, and bigints into a larger state it allocates per group, which took
 #: about a fifth of the medium week's site visits.
 MAX_INTEGER_SCORE = 1000
+
+#: Maximum number of dates in a range whose call days are counted as bits. Each row copies
+#: the whole bit string, so longer ranges count distinct dates instead.
+MAX_DAY_BITS = 1000
 
 
 @attrs.frozen
@@ -122,7 +126,7 @@ class ScoreTable:
         return 1 if self.places is None else 10**self.places
 
     @property
-    def integer(self) -> bool:
+    def sums_as_integers(self) -> bool:
         """Return whether the scaled scores are small enough to multiply as integers."""
         return self.places is not None and all(
             abs(score * self.scale) <= MAX_INTEGER_SCORE for score in self.scores
@@ -133,19 +137,22 @@ class ScoreTable:
         if self.places is None:
             items = [literal(score, Numeric) for score in self.scores]
         else:
-            kind = Integer if self.integer else BigInteger
+            kind = Integer if self.sums_as_integers else BigInteger
             items = [literal(int(score * self.scale), kind) for score in self.scores]
         return postgresql.array(items)[index + 1]
 
     def weighted(self, index: ColumnElement[Any], count: ColumnElement[Any]) -> ColumnElement[Any]:
         """Return the summed form of the score at ``index`` times an event ``count`` in SQL."""
-        # NOTE: as integers, a row of more than 2,147,483 events overflows and fails the query.
-        # A row contains one subscriber's events at one cell in one hour or day, far fewer.
-        return self.lookup(index) * (cast(count, Integer) if self.integer else count)
+        # NOTE: as integers, a row of more than (2**31 - 1) / MAX_INTEGER_SCORE events (about
+        # 2.1 million) overflows and fails the query. A row is one subscriber at one cell in
+        # one hour or day.
+        return self.lookup(index) * (cast(count, Integer) if self.sums_as_integers else count)
 
 
 def _at_sites(cell_days: FromClause) -> Select[Any]:
     """Join rows per cell and ``day`` to the site versions of their cell in service that day.
+
+    Each site version is named by its row's primary key, ``site_row``.
 
     Unlike the core's ``versioned-site`` unit, the cell versions' own service dates are not
     checked, as in FlowKit 1.34, so a row yields one row per version of its cell.
@@ -163,19 +170,34 @@ def _at_sites(cell_days: FromClause) -> Select[Any]:
     return (
         select(
             *(c for c in cell_days.c if c.name != "location_id"),
-            sites.c.id.label("site_id"),
-            sites.c.version.label("version"),
+            sites.c.site_id.label("site_row"),
         )
         .join_from(cell_days, cells, cells.c.id == cell_days.c.location_id)
         .join(sites, and_(sites.c.id == cells.c.site_id, in_service))
     )
 
 
-def _day_numbers(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, int]:
-    """Return the first UTC date of ``[start, end)`` and the number of dates it touches."""
+def _date_span(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, int]:
+    """Return the first date of ``[start, end)`` and the number of dates it touches."""
     first = start.date()
     last = (end - dt.timedelta(microseconds=1)).date()
-    return first, max((last - first).days + 1, 1)
+    return first, (last - first).days + 1
+
+
+def _call_days(day: ColumnElement[Any], start: dt.datetime, end: dt.datetime) -> Any:
+    """Return the aggregate that counts the distinct dates ``day`` of a group's rows.
+
+    Up to ``MAX_DAY_BITS`` dates, each row sets its date's bit in a string of one bit per
+    date of the range, and the group's bits are combined and counted. Unlike
+    ``count(DISTINCT day)``, that lets PostgreSQL hash the grouping instead of sorting it.
+    """
+    first_day, day_total = _date_span(start, end)
+    if day_total > MAX_DAY_BITS:
+        return func.count(day.distinct())
+    no_days = cast(literal("0" * day_total), postgresql.BIT(day_total))
+    # The dates are UTC dates, as in FlowDB's sessions, which run in UTC.
+    one_day = func.set_bit(no_days, day - literal(first_day, Date), 1)
+    return func.bit_count(func.bit_or(one_day), type_=BigInteger)
 
 
 def site_visits(
@@ -186,15 +208,14 @@ def site_visits(
     Events are first summed per subscriber, cell and day (the event count and the sum of
     hour scores), so only those far fewer rows are joined to sites. FlowDB's hour counts give
     those sums without reading the events, when the spec allows. A mean over a site is then
-    the sum of these sums over the sum of the counts. The call days of a site are the dates
-    set in a bit string with one bit per date of the range, so one hashed grouping per
-    subscriber and site computes them with the sums, without sorting the days.
+    the sum of these sums over the sum of the counts. One grouping per subscriber and versioned
+    site computes the sums and the call days together (see ``_call_days``).
     """
     hour_scores = ScoreTable.of(list(spec.tower_hour_of_day_scores))
     hour_counts = context.cell_counts(spec, start=start, end=end, hourly=True, partition_keys=True)
     if hour_counts is not None:
         # FlowDB's hour counts: every event of a row has the same hour, so the same score.
-        # Grouping by the count tables' keys sums each day table on its own, in memory.
+        # Grouping by the count tables' keys sums each day table on its own, in a small hash.
         events = hour_counts.subquery("events")
         event_count: ColumnElement[Any] = events.c.event_count
         day: ColumnElement[Any] = events.c.day
@@ -226,14 +247,11 @@ def site_visits(
     located = _at_sites(cell_days).subquery("site_days")
     day_of_week = cast(func.date_part("dow", located.c.day), Integer)
     day_scores = ScoreTable.of(spec.tower_day_of_week_scores.in_dow_order())
-    first_day, day_total = _day_numbers(start, end)
-    no_days = cast(literal("0" * day_total), postgresql.BIT(day_total))
-    day_bit = func.set_bit(no_days, located.c.day - literal(first_day, Date), 1)
-    site = [located.c.subscriber, located.c.site_id, located.c.version]
+    site = [located.c.subscriber, located.c.site_row]
     summed = (
         select(
             *site,
-            func.bit_count(func.bit_or(day_bit), type_=BigInteger).label("call_days"),
+            _call_days(located.c.day, start, end).label("call_days"),
             func.sum(located.c.event_count).label("event_count"),
             func.sum(located.c.hour_score_sum).label("hour_score_sum"),
             func.sum(day_scores.weighted(day_of_week, located.c.event_count)).label(
@@ -250,18 +268,14 @@ def site_visits(
 
     return select(
         summed.c.subscriber,
-        summed.c.site_id,
-        summed.c.version,
+        sites.c.id.label("site_id"),
+        sites.c.version,
         func.ST_X(sites.c.geom_point).label("lon"),
         func.ST_Y(sites.c.geom_point).label("lat"),
         summed.c.call_days,
         mean(summed.c.hour_score_sum, hour_scores).label("score_hour"),
         mean(summed.c.day_score_sum, day_scores).label("score_dow"),
-    ).join_from(
-        summed,
-        sites,
-        and_(sites.c.id == summed.c.site_id, sites.c.version == summed.c.version),
-    )
+    ).join_from(summed, sites, sites.c.site_id == summed.c.site_row)
 
 
 def cluster_members(sites: FromClause, radius_km: float, name: str) -> Select[Any]:

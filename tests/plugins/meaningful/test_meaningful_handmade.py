@@ -176,7 +176,7 @@ def test_score_table_scales_decimals() -> None:
     ],
 )
 def test_score_table_integer_scores(scores: list[float], integer: bool) -> None:
-    assert ScoreTable.of(scores).integer is integer
+    assert ScoreTable.of(scores).sums_as_integers is integer
 
 
 def test_leader_joins_first_cluster(fresh_dsn: str) -> None:
@@ -233,7 +233,7 @@ def test_home_shares_with_finer_scores(run_on: Any, places_dsn: str, factor: flo
             day: score * factor for day, score in EXAMPLE_SCORES["tower_day_of_week_scores"].items()
         },
     )
-    assert not ScoreTable.of(spec["tower_hour_of_day_scores"]).integer
+    assert not ScoreTable.of(spec["tower_hour_of_day_scores"]).sums_as_integers
     rows = run_on(places_dsn)(spec)
     assert values_by(rows, "label", "pcod") == {("home", "WEST"): 1.5, ("home", "EAST"): 1.5}
 
@@ -242,6 +242,7 @@ def test_home_shares_with_finer_scores(run_on: Any, places_dsn: str, factor: flo
     ("start", "end"),
     [
         pytest.param("2015-09-01", "2016-01-10", id="131 days"),
+        pytest.param("2013-01-01", "2016-01-10", id="1104 days, counted distinct"),
         pytest.param("2016-01-04T12:00:00", "2016-01-10", id="from noon"),
     ],
 )
