@@ -12,16 +12,11 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from flowcore.errors import FlowcoreError, InvalidSpecError, MissingDataError
+from flowcore.json_values import dumps
 from flowcore.settings import Settings
 from flowdb.config import ConfigError
 
 __all__ = ["run"]
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 @click.command()
@@ -76,9 +71,10 @@ def run(spec_file: str, output_format: str, redact: bool, dsn: str | None, show_
 
 def _print(result: Any, output_format: str) -> None:
     if output_format == "json":
-        rows = result.to_dicts()
+        columns = [str(column) for column in result.columns]
+        rows = [dict(zip(columns, row, strict=True)) for row in result]
         payload = {"query_id": result.query_id, "query_result": rows}
-        click.echo(json.dumps(payload, default=_json_default, indent=2))
+        click.echo(dumps(payload, indent=True).decode("utf-8"))
         return
     writer = csv.writer(sys.stdout)
     writer.writerow(result.columns)

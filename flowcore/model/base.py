@@ -38,6 +38,8 @@ class QuerySpec:
     #: True for kinds whose output has no location columns whatever their inputs are (for
     #: example histograms); their permission scopes name the ``nonspatial`` unit.
     nonspatial: ClassVar[bool] = False
+    #: Fields the HTTP API requires in a request although the Python API gives them a default.
+    api_required: ClassVar[tuple[str, ...]] = ()
 
     def spatial_unit(self) -> str | None:
         """Return the aggregation unit of this query's output, or None when it has none.

@@ -319,6 +319,22 @@ class SpecConverter:
         except RecursionError:
             raise InvalidSpecError(["$: the spec is nested too deeply"], data) from None
 
+    def check_api_required(self, spec: QuerySpec, data: Any) -> None:
+        """Raise InvalidSpecError if ``data``, the JSON of ``spec``, lacks a field the API requires.
+
+        Only the top-level spec is checked; see ``QuerySpec.api_required``.
+        """
+        types = typing.get_type_hints(type(spec))
+        problems = []
+        for name in type(spec).api_required:
+            if isinstance(data, dict) and name in data:
+                continue
+            expected = _expected(types[name])
+            suffix = f"; expected {expected}" if expected else ""
+            problems.append(f"$.{name}: missing required field{suffix}")
+        if problems:
+            raise InvalidSpecError(problems, data)
+
     def unstructure(self, spec: QuerySpec) -> dict[str, Any]:
         """Return the JSON form of a spec (``query_kind`` first, nested specs inline)."""
         return typing.cast(dict[str, Any], self._converter.unstructure(spec))

@@ -113,15 +113,7 @@ class BuildContext:
         """
         extra = [c for c in columns if c not in EVENT_COLUMNS]
         types = self.event_types(event_types)
-        if direction != "both":
-            missing = [t for t in types if "outgoing" not in EVENT_TABLES[t].c]
-            if missing:
-                raise InvalidSpecError(
-                    [
-                        f"{self.path}{field}.direction: {direction!r} needs event types with an "
-                        f"outgoing column (calls, sms); {', '.join(missing)} have none"
-                    ]
-                )
+        self.check_direction(direction, types, field)
         selects = []
         for event_type in types:
             days = self.availability.days_with_data(event_type, start, end)
@@ -144,6 +136,22 @@ class BuildContext:
         if len(selects) == 1:
             return selects[0]
         return select(union_all(*selects).subquery("events"))
+
+    def check_direction(self, direction: str, event_types: Iterable[str], field: str = "") -> None:
+        """Raise InvalidSpecError if ``direction`` filters event types without ``outgoing``.
+
+        Those are mds and topups: FlowKit fails on them with ``in`` or ``out`` too.
+        """
+        if direction == "both":
+            return
+        missing = [t for t in event_types if "outgoing" not in EVENT_TABLES[t].c]
+        if missing:
+            raise InvalidSpecError(
+                [
+                    f"{self.path}{field}.direction: {direction!r} needs event types with an "
+                    f"outgoing column (calls, sms); {', '.join(missing)} have none"
+                ]
+            )
 
     def _event_select(
         self,
@@ -177,7 +185,11 @@ class BuildContext:
             events.c.location_id.label("location_id"),
         ]
         for name in extra:
-            output.append(events.c[name].label(name) if name in events.c else null().label(name))
+            if name in events.c:
+                output.append(events.c[name].label(name))
+            else:
+                # Typed, so a union of tables that all lack the column still has its type.
+                output.append(cast(null(), _column_type(name)).label(name))
         return select(*output).where(*conditions)
 
     def cell_counts(
@@ -346,3 +358,11 @@ def _ceil_date(moment: dt.datetime) -> dt.date:
     """Return the first calendar day not touched by ``[.., moment)``."""
     day = moment.date()
     return day if moment == dt.datetime.combine(day, dt.time()) else day + dt.timedelta(days=1)
+
+
+def _column_type(name: str) -> Any:
+    """Return the SQL type of event column ``name`` in the first event table that has it."""
+    for events in EVENT_TABLES.values():
+        if name in events.c:
+            return events.c[name].type
+    raise KeyError(f"no event table has a column named {name!r}")

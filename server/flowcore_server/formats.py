@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-import orjson
+from flowcore.json_values import decimal_text, dumps
 
 __all__ = [
     "TruncatedBodyError",
@@ -34,26 +34,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Rows = Iterable[Sequence[Sequence[Any]]]
-
-
-def _default(value: Any) -> Any:
-    """Serialise what orjson does not: NUMERIC with full precision, other types as text."""
-    if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            return None
-        return orjson.Fragment(format(value, "f") if _plain_decimal(value) else str(value))
-    return str(value)
-
-
-def _plain_decimal(value: decimal.Decimal) -> bool:
-    # Use positional notation for ordinary magnitudes; str() gives 1E+1 for Decimal('1E+1').
-    exponent = value.as_tuple().exponent
-    return isinstance(exponent, int) and -30 < exponent < 30
-
-
-def dumps(value: Any) -> bytes:
-    """Return JSON bytes for a value that may hold NUMERIC, dates and timestamps."""
-    return orjson.dumps(value, default=_default)
 
 
 def _joined_items(values: list[Any]) -> bytes:
@@ -97,7 +77,7 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return format(value, "f") if _plain_decimal(value) else str(value)
+        return decimal_text(value)
     return value
 
 

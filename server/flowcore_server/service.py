@@ -71,7 +71,9 @@ class QueryService:
             )
         # A union built at run time needs the subscript form.
         target = Union[members]  # type: ignore[valid-type]  # noqa: UP007
-        return self.session.converter.structure(data, target)
+        spec = self.session.converter.structure(data, target)
+        self.session.converter.check_api_required(spec, data)
+        return spec
 
     def scopes(self, spec: QuerySpec) -> frozenset[str]:
         """Return the permission triplets the spec tree needs."""

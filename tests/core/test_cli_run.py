@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flowcore_meaningful.examples import EXAMPLE_SCORES
 
 from flowcore.cli import main
 
@@ -44,6 +45,27 @@ def test_run_prints_json_redacted(testdata_dsn: str, tmp_path: Path) -> None:
     assert len(payload["query_id"]) == 32
     assert payload["query_result"]
     assert all(row["value"] > 15 for row in payload["query_result"])
+
+
+def test_run_json_numeric_numbers(testdata_dsn: str, tmp_path: Path) -> None:
+    # The shares of a meaningful-locations aggregate are NUMERIC in PostgreSQL.
+    spec = {
+        "query_kind": "meaningful_locations_aggregate",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-03",
+        "aggregation_unit": "admin1",
+        "label": "home",
+        **EXAMPLE_SCORES,
+    }
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    outcome = CliRunner().invoke(
+        main, ["run", str(spec_file), "--format", "json", "--dsn", testdata_dsn]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    values = [row["value"] for row in json.loads(outcome.output)["query_result"]]
+    assert values
+    assert all(isinstance(value, float) for value in values)
 
 
 def test_run_reports_invalid_spec(testdata_dsn: str, tmp_path: Path) -> None:

@@ -69,6 +69,28 @@ def test_field_errors_listed(client: httpx.Client) -> None:
     ]
 
 
+def test_aggregate_by_required(client: httpx.Client) -> None:
+    total = {
+        "query_kind": "total_network_objects",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-02",
+        "total_by": "hour",
+        "aggregation_unit": "admin3",
+    }
+    spec = {
+        "query_kind": "aggregate_network_objects",
+        "statistic": "avg",
+        "total_network_objects": total,
+    }
+    response = client.post("/api/0/run", json=spec)
+
+    assert response.status_code == 400
+    assert response.json()["payload"]["validation_error_messages"] == [
+        "$.aggregate_by: missing required field; expected one of 'second', 'minute', 'hour', "
+        "'day', 'month', 'year', 'century'"
+    ]
+
+
 def test_dates_without_data(client: httpx.Client) -> None:
     spec = {"query_kind": "spatial_aggregate", "locations": {**DAILY, "date": "2017-06-01"}}
     response = client.post("/api/0/run", json=spec)

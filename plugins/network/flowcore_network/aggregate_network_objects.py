@@ -1,8 +1,9 @@
 """``aggregate_network_objects``: a statistic of ``total_network_objects`` over coarser periods.
 
 The nested query's ``value`` is summarised per location and ``aggregate_by`` period (the start
-of each period in ``datetime``). ``aggregate_by`` defaults to one period coarser than the nested
-query's ``total_by`` (``year`` becomes ``century``).
+of each period in ``datetime``). The HTTP API requires ``aggregate_by``. The Python API
+defaults it to one period coarser than the nested query's ``total_by`` (``year`` becomes
+``century``), as FlowKit's library does.
 
 Statistics: ``median`` is the continuous median (``percentile_cont(0.5)``). ``stddev`` and
 ``variance`` are the sample statistics, so a period with a single value gives null. ``mode`` is
@@ -48,6 +49,9 @@ class AggregateNetworkObjects(Aggregate):
     description: ClassVar[str] = (
         "A statistic (mean, maximum, ...) of total_network_objects per location and period."
     )
+
+    # FlowKit's API requires aggregate_by; its library, like the Python API here, defaults it.
+    api_required: ClassVar[tuple[str, ...]] = ("aggregate_by",)
 
     total_network_objects: TotalNetworkObjects
     statistic: Statistic

@@ -46,6 +46,8 @@ class LocationIntroversion(Aggregate, DateRangeFields, SpatialFields, EventFilte
 
 def build_location_introversion(spec: LocationIntroversion, context: BuildContext) -> Select[Any]:
     """Select unit columns, ``value`` (introverted fraction) and ``_subscriber_count``."""
+    # The direction filters only one party's rows below, so it is checked here.
+    context.check_direction(spec.direction, context.event_types(spec.event_types))
     events = context.events(
         start=spec.start_date,
         end=spec.end_date,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from flowcore.errors import InvalidSpecError
 from flowcore.testing import insert_cells, insert_events, insert_region, square
 
 # Region A contains cells c1 and c2, region B contains c3.
@@ -84,6 +85,28 @@ def test_introversion_redacted_by_subscribers(run_on: Any, regions_dsn: str) -> 
     # A has rows of s1 and s2, B of s3, s4 and s5.
     assert run_on(regions_dsn)(spec, redact=2) == [{"pcod": "B", "value": pytest.approx(2 / 3)}]
     assert run_on(regions_dsn)(spec, redact=3) == []
+
+
+@pytest.mark.parametrize("direction", ["in", "out"])
+def test_introversion_direction_needs_outgoing(
+    run_on: Any, regions_dsn: str, direction: str
+) -> None:
+    insert_events(regions_dsn, "calls", PAIRED_CALLS)
+    insert_events(regions_dsn, "mds", [visit("s1", "c1", "08:00:00")])
+    spec = region_spec("location_introversion", direction=direction, event_types=["calls", "mds"])
+    with pytest.raises(InvalidSpecError) as raised:
+        run_on(regions_dsn)(spec)
+    assert raised.value.messages == [
+        f"$.direction: {direction!r} needs event types with an outgoing column (calls, sms); "
+        "mds have none"
+    ]
+
+
+def test_introversion_mds_both_directions(run_on: Any, regions_dsn: str) -> None:
+    # Data sessions have no outgoing column and no counterpart, so none is introverted.
+    insert_events(regions_dsn, "mds", [visit("s1", "c1", "08:00:00")])
+    rows = run_on(regions_dsn)(region_spec("location_introversion", event_types=["mds"]))
+    assert rows == []
 
 
 def visit(subscriber: str, cell: str, moment: str) -> dict[str, Any]:
