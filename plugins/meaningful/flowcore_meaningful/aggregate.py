@@ -64,7 +64,7 @@ def build_meaningful_locations_aggregate(
 KIND = QueryKind(
     spec=MeaningfulLocationsAggregate,
     build=build_meaningful_locations_aggregate,
-    version="2",
+    version="3",
     top_level=True,
     redactor=redact_column("value"),
     planner_settings=PLANNER_SETTINGS,

@@ -7,7 +7,8 @@ work). ``meaningful_locations_between_dates_od_matrix`` pairs a subscriber's clu
 
 A subscriber with n_a clusters on the origin side and n_b on the destination side counts 1 in
 total, split evenly: each pair adds ``1 / (n_a * n_b)`` to (origin region, destination region).
-Pairs with a cluster outside every region polygon are not counted.
+A cluster outside every region polygon counts with null region columns on its side, as in
+FlowKit 1.34.
 
 Release rule: rows of ``value`` at or below the redaction threshold are not released, for both
 kinds. FlowKit 1.34 releases the between-dates matrix unredacted; flowcore redacts it because its
@@ -142,7 +143,7 @@ def build_between_dates(
 BETWEEN_LABELS_KIND = QueryKind(
     spec=MeaningfulLocationsBetweenLabelODMatrix,
     build=build_between_labels,
-    version="2",
+    version="3",
     top_level=True,
     redactor=redact_column("value"),
     planner_settings=PLANNER_SETTINGS,
@@ -161,7 +162,7 @@ BETWEEN_LABELS_KIND = QueryKind(
 BETWEEN_DATES_KIND = QueryKind(
     spec=MeaningfulLocationsBetweenDatesODMatrix,
     build=build_between_dates,
-    version="2",
+    version="3",
     top_level=True,
     redactor=redact_column("value"),
     planner_settings=PLANNER_SETTINGS,

@@ -20,8 +20,7 @@ Every step works at the versioned-site level, for all subscribers in one stateme
 5. Meaningful locations: the clusters with the requested label, with ``n_clusters``, the number
    of such clusters of the subscriber, for fractional counting.
 6. Regions: a cluster's region is the polygon of the aggregation unit that contains its centre.
-   A cluster outside every polygon has no region, and its share of the subscriber is not
-   counted anywhere. FlowKit 1.34 instead reports it in a row whose region is null.
+   As in FlowKit 1.34, a cluster outside every polygon counts in a row whose region is null.
 """
 
 from __future__ import annotations
@@ -430,6 +429,8 @@ def in_regions(
 ) -> FromClause:
     """Return ``locations`` with the unit columns of the region that contains each centre.
 
+    The unit columns are null for a centre outside every polygon (or without coordinates).
+
     Each distinct centre is tested once: a point-in-polygon test against detailed boundaries
     costs far more than the join back, and many clusters share a centre (every cluster of one
     site lies on that site).
@@ -444,9 +445,10 @@ def in_regions(
         f"{name}_placed",
     )
     same_centre = and_(placed.c.lon == locations.c.lon, placed.c.lat == locations.c.lat)
+    # An outer join, as in FlowKit: a cluster outside every polygon keeps null unit columns.
     return (
         select(*locations.c, *(placed.c[column] for column in names))
-        .join_from(locations, placed, same_centre)
+        .join_from(locations, placed, same_centre, isouter=True)
         .subquery(f"{name}_in_regions")
     )
 

@@ -300,9 +300,10 @@ def test_call_threshold_drops_clusters(run_on: Any, places_dsn: str) -> None:
     assert values_by(rows, "label", "pcod") == {("home", "WEST"): 1.0}
 
 
-def test_clusters_outside_regions_not_counted(run_on: Any, places_dsn: str) -> None:
+def test_clusters_outside_regions_null_row(run_on: Any, places_dsn: str) -> None:
+    # No admin2 polygon exists, so every home cluster lies outside them all.
     rows = run_on(places_dsn)(meaningful_spec(aggregation_unit="admin2"))
-    assert rows == []
+    assert values_by(rows, "label", "pcod") == {("home", None): 3.0}
 
 
 def test_sites_found_by_site_validity(run_on: Any, fresh_dsn: str) -> None:
@@ -358,6 +359,26 @@ def test_between_labels_home_to_work(run_on: Any, places_dsn: str) -> None:
     assert list(rows[0]) == ["label_from", "label_to", "pcod_from", "pcod_to", "value"]
     assert values_by(rows, "label_from", "label_to", "pcod_from", "pcod_to") == {
         ("home", "work", "WEST", "EAST"): 1.0
+    }
+
+
+def test_between_labels_origin_outside_regions(run_on: Any, places_dsn: str) -> None:
+    # erin's nights are at S4, east of both regions, and her working hours at S3 (EAST).
+    insert_sites(places_dsn, [{"id": "S4", "lon": 86.0, "lat": 27.65}])
+    insert_cells(places_dsn, [{"id": "c4", "site_id": "S4", "lon": 86.0, "lat": 27.65}])
+    erin = [("c4", "2016-01-04 22:00"), ("c4", "2016-01-05 23:00"), ("c3", "2016-01-05 10:00")]
+    insert_events(
+        places_dsn,
+        "calls",
+        [
+            {"msisdn": "erin", "datetime": moment, "location_id": cell, "outgoing": True}
+            for cell, moment in erin
+        ],
+    )
+    rows = run_on(places_dsn)(od_spec())
+    assert values_by(rows, "label_from", "label_to", "pcod_from", "pcod_to") == {
+        ("home", "work", "WEST", "EAST"): 1.0,
+        ("home", "work", None, "EAST"): 1.0,
     }
 
 
