@@ -10,9 +10,8 @@ total, split evenly: each pair adds ``1 / (n_a * n_b)`` to (origin region, desti
 A cluster outside every region polygon counts with null region columns on its side, as in
 FlowKit 1.34.
 
-Release rule: rows of ``value`` at or below the redaction threshold are not released, for both
-kinds. FlowKit 1.34 releases the between-dates matrix unredacted; flowcore redacts it because its
-numbers count subscribers exactly as the between-labels matrix does.
+Release rule, as in FlowKit 1.34: the between-labels matrix releases only rows whose ``value`` is
+above the redaction threshold, and the between-dates matrix releases every row.
 """
 
 from __future__ import annotations
@@ -164,7 +163,9 @@ BETWEEN_DATES_KIND = QueryKind(
     build=build_between_dates,
     version="3",
     top_level=True,
-    redactor=redact_column("value"),
+    # NOTE: unredacted, as FlowKit 1.34 releases it, although its values count subscribers as
+    # the between-labels matrix does. Small counts are released.
+    redactor=None,
     planner_settings=PLANNER_SETTINGS,
     index_columns=(),
     example={
