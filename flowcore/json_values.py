@@ -32,5 +32,5 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any, *, indent: bool = False) -> bytes:
-    """Return JSON bytes for a value that may hold NUMERIC, dates and timestamps."""
+    """Return JSON bytes for a value that may contain NUMERIC, dates and timestamps."""
     return orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2 if indent else None)

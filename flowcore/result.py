@@ -49,7 +49,8 @@ class Result:
         self._sql = sql
         self._rows = rows
         self._recompute = recompute
-        self.columns: list[str] = [c.name for c in select.selected_columns]
+        # Plain strings: SQLAlchemy names can be str subclasses, which orjson rejects as keys.
+        self.columns: list[str] = [str(c.name) for c in select.selected_columns]
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         """Stream the rows as tuples; memory stays bounded by the chunk size."""

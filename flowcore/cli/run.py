@@ -71,8 +71,7 @@ def run(spec_file: str, output_format: str, redact: bool, dsn: str | None, show_
 
 def _print(result: Any, output_format: str) -> None:
     if output_format == "json":
-        columns = [str(column) for column in result.columns]
-        rows = [dict(zip(columns, row, strict=True)) for row in result]
+        rows = result.to_dicts()
         payload = {"query_id": result.query_id, "query_result": rows}
         click.echo(dumps(payload, indent=True).decode("utf-8"))
         return

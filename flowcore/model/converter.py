@@ -324,9 +324,13 @@ class SpecConverter:
 
         Only the top-level spec is checked; see ``QuerySpec.api_required``.
         """
+        required = type(spec).api_required
+        if not required:
+            # Most kinds have none, and resolving the type hints on every request costs time.
+            return
         types = typing.get_type_hints(type(spec))
         problems = []
-        for name in type(spec).api_required:
+        for name in required:
             if isinstance(data, dict) and name in data:
                 continue
             expected = _expected(types[name])

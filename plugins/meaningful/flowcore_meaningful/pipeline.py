@@ -214,7 +214,7 @@ def site_visits(
     hour_counts = context.cell_counts(spec, start=start, end=end, hourly=True, partition_keys=True)
     if hour_counts is not None:
         # FlowDB's hour counts: every event of a row has the same hour, so the same score.
-        # Grouping by the count tables' keys sums each day table on its own, in a small hash.
+        # Grouping by the count tables' keys sums each day table on its own, in a small hash table.
         events = hour_counts.subquery("events")
         event_count: ColumnElement[Any] = events.c.event_count
         day: ColumnElement[Any] = events.c.day

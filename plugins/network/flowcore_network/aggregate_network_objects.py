@@ -50,7 +50,7 @@ class AggregateNetworkObjects(Aggregate):
         "A statistic (mean, maximum, ...) of total_network_objects per location and period."
     )
 
-    # FlowKit's API requires aggregate_by; its library, like the Python API here, defaults it.
+    # FlowKit's API requires aggregate_by. Its library, like the Python API, has a default.
     api_required: ClassVar[tuple[str, ...]] = ("aggregate_by",)
 
     total_network_objects: TotalNetworkObjects

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 import pytest
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 from flowcore_meaningful.pipeline import ScoreTable, cluster_members, site_visits
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from flowcore.errors import InvalidSpecError
 from flowcore.session import create_flowdb_engine
@@ -93,11 +95,9 @@ def values_by(rows: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], f
     return {tuple(row[key] for key in keys): round(row["value"], 9) for row in rows}
 
 
-def members_of(
-    dsn: str, registry: Any, converter: Any, radius_km: float
-) -> dict[str, list[tuple[Any, ...]]]:
-    """Return each subscriber's (site, cluster, centre lon, centre lat, call days), by site."""
-    spec = converter.structure(meaningful_spec())
+@contextmanager
+def built_on(dsn: str, registry: Any) -> Iterator[tuple[Connection, BuildContext]]:
+    """Yield a connection to ``dsn`` and a build context over its data."""
     engine = create_flowdb_engine(dsn)
     try:
         with engine.connect() as connection:
@@ -106,25 +106,34 @@ def members_of(
                 availability=Availability.load(connection),
                 resolve=lambda nested: None,
             )
-            sites = site_visits(spec, context, spec.start_date, spec.end_date).cte("sites")
-            members = cluster_members(sites, radius_km, "test").subquery("members")
-            rows = connection.execute(
-                select(members).order_by(members.c.subscriber, members.c.site_id)
-            ).mappings()
-            found: dict[str, list[tuple[Any, ...]]] = {}
-            for row in rows:
-                found.setdefault(row["subscriber"], []).append(
-                    (
-                        row["site_id"],
-                        row["cluster"],
-                        round(row["cluster_lon"], 9),
-                        round(row["cluster_lat"], 9),
-                        row["cluster_call_days"],
-                    )
-                )
-            return found
+            yield connection, context
     finally:
         engine.dispose()
+
+
+def members_of(
+    dsn: str, registry: Any, converter: Any, radius_km: float
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Return each subscriber's (site, cluster, centre lon, centre lat, call days), by site."""
+    spec = converter.structure(meaningful_spec())
+    with built_on(dsn, registry) as (connection, context):
+        sites = site_visits(spec, context, spec.start_date, spec.end_date).cte("sites")
+        members = cluster_members(sites, radius_km, "test").subquery("members")
+        rows = connection.execute(
+            select(members).order_by(members.c.subscriber, members.c.site_id)
+        ).mappings()
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            found.setdefault(row["subscriber"], []).append(
+                (
+                    row["site_id"],
+                    row["cluster"],
+                    round(row["cluster_lon"], 9),
+                    round(row["cluster_lat"], 9),
+                    row["cluster_call_days"],
+                )
+            )
+        return found
 
 
 def test_clusters_at_one_km(places_dsn: str, registry: Any, converter: Any) -> None:
@@ -250,20 +259,12 @@ def test_call_days_over_other_ranges(
     places_dsn: str, registry: Any, converter: Any, start: str, end: str
 ) -> None:
     spec = converter.structure(meaningful_spec(start_date=start, end_date=end))
-    engine = create_flowdb_engine(places_dsn)
-    try:
-        with engine.connect() as connection:
-            context = BuildContext(
-                registry=registry,
-                availability=Availability.load(connection),
-                resolve=lambda nested: None,
-            )
-            visits = site_visits(spec, context, spec.start_date, spec.end_date).subquery()
-            rows = connection.execute(
-                select(visits.c.subscriber, visits.c.site_id, visits.c.call_days)
-            ).all()
-    finally:
-        engine.dispose()
+    with built_on(places_dsn, registry) as (connection, context):
+        visits = site_visits(spec, context, spec.start_date, spec.end_date).subquery()
+        rows = connection.execute(
+            select(visits.c.subscriber, visits.c.site_id, visits.c.call_days)
+        ).all()
+
     call_days = {(subscriber, site): days for subscriber, site, days in rows}
     # From noon on Monday, alice's Monday night at S1 still counts. Her Monday morning at S2
     # and carol's Monday morning do not.
