@@ -154,15 +154,31 @@ class Planner:
         inspector = inspect(connection)
         for path, node in iter_tree(spec):
             subset = getattr(node, "subscriber_subset", None)
-            if subset is not None and not self._is_stored(subset):
-                problems.append(
-                    f"{path}.subscriber_subset: {subset!r} is not the id of a completed query; "
-                    "run that query first"
-                )
+            if subset is not None:
+                problems.extend(self._check_subset(path, subset, inspector))
             if isinstance(node, SpatialFields):
                 problems.extend(self._check_mapping(path, node, inspector))
         if problems:
             raise InvalidSpecError(problems)
+
+    def _check_subset(self, path: str, subset: str, inspector: Any) -> list[str]:
+        """Return the problems of a subscriber subset: not stored, or without subscribers."""
+        if not self._is_stored(subset):
+            return [
+                f"{path}.subscriber_subset: {subset!r} is not the id of a completed query; "
+                "run that query first"
+            ]
+        columns = [
+            str(column["name"])
+            for column in inspector.get_columns(cache_table_name(subset), schema="cache")
+        ]
+        if "subscriber" in columns:
+            return []
+        return [
+            f"{path}.subscriber_subset: query {subset!r} has no subscriber column (its columns "
+            f"are {', '.join(columns)}); use a query with a subscriber column, such as a "
+            "daily_location"
+        ]
 
     def _check_mapping(self, path: str, node: SpatialFields, inspector: Any) -> list[str]:
         problems: list[str] = []

@@ -176,9 +176,6 @@ class BuildContext:
             conditions.append(events.c.outgoing.is_(True))
         elif direction == "in":
             conditions.append(events.c.outgoing.is_(False))
-        if subscriber_subset is not None:
-            subset = self.registry_subset(subscriber_subset)
-            conditions.append(events.c.msisdn.in_(select(subset.c.subscriber)))
         output = [
             events.c.msisdn.label("subscriber"),
             events.c.datetime.label("datetime"),
@@ -190,7 +187,11 @@ class BuildContext:
             else:
                 # Typed, so a union of tables that all lack the column still has its type.
                 output.append(cast(null(), _column_type(name)).label(name))
-        return select(*output).where(*conditions)
+        selected = select(*output).where(*conditions)
+        if subscriber_subset is None:
+            return selected
+        subset = self.registry_subset(subscriber_subset)
+        return selected.select_from(events.join(subset, events.c.msisdn == subset.c.subscriber))
 
     def cell_counts(
         self,
@@ -248,18 +249,13 @@ class BuildContext:
             self.reads.append(EventRead(event_type, start.date(), end.date()))
             per_type.append(and_(counts.c.cdr_type == event_type, counts.c.cdr_date.in_(days)))
         conditions: list[ColumnElement[bool]] = [or_(*per_type)]
-        subset = getattr(spec, "subscriber_subset", None)
-        if subset is not None:
-            conditions.append(
-                counts.c.msisdn.in_(select(self.registry_subset(subset).c.subscriber))
-            )
         if hourly:
             window = hours_filter(counts.c.hour_start, hours)
             if window is not None:
                 conditions.append(window)
         moment = counts.c.hour_start if hourly else counts.c.last_event
         keys = [counts.c.cdr_type.label("event_type"), counts.c.cdr_date.label("day")]
-        return select(
+        selected = select(
             counts.c.msisdn.label("subscriber"),
             counts.c.location_id,
             counts.c.event_count,
@@ -267,9 +263,18 @@ class BuildContext:
             counts.c.last_event,
             *(keys if partition_keys else ()),
         ).where(*conditions)
+        subset_id = getattr(spec, "subscriber_subset", None)
+        if subset_id is None:
+            return selected
+        subset = self.registry_subset(subset_id)
+        return selected.select_from(counts.join(subset, counts.c.msisdn == subset.c.subscriber))
 
     def registry_subset(self, query_id: str) -> FromClause:
-        """Return the stored result used as a subscriber subset."""
+        """Return the stored result used as a subscriber subset.
+
+        Events are inner-joined to it, as in FlowKit: a subscriber with several rows in the
+        subset has each of their events counted once per row.
+        """
         return table(f"x{query_id}", column("subscriber"), schema="cache")
 
     # -- locating events -----------------------------------------------------------------

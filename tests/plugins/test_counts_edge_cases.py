@@ -13,6 +13,7 @@ Cells: C1 and C1B in R1, C2 in R2, C3 in R3, OUT outside every region, MOVED in 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from counted_paths import SUBSET, events_only
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 
 import flowcore
+from flowcore.errors import InvalidSpecError
 from flowcore.session import Session
 from flowcore.settings import Settings
 from flowcore.testing import insert_cells, insert_events, insert_region, insert_sites, square
@@ -579,6 +581,51 @@ def test_composed_queries_from_counts_and_events(world: Session, world_dsn: str)
     from_counts, from_events = rows_both_ways(world, world_dsn, aggregate)
     assert from_counts == [("R1", 3), ("R2", 3), ("R3", 1)]
     assert from_counts == from_events
+
+
+def test_subset_rows_repeat_events(world: Session, world_dsn: str) -> None:
+    # Events are inner-joined to the subset, so a subscriber with n subset rows counts n times.
+    subset_query = ranged("unique_locations", "2016-01-01", "2016-01-05", aggregation_unit="admin3")
+    subset_rows = Counter(row["subscriber"] for row in world.run(subset_query).to_dicts())
+    assert subset_rows["erin"] == 2
+    plain = dict(
+        counted_paths.sorted_rows(world, ranged("event_count", "2016-01-01", "2016-01-05"))
+    )
+    expected = sorted((name, plain[name] * rows) for name, rows in subset_rows.items())
+    spec = ranged("event_count", "2016-01-01", "2016-01-05", subscriber_subset=SUBSET)
+
+    assert counted_paths.reads_counts(world, spec, subset_query)
+    from_counts = counted_paths.sorted_rows(world, spec, subset_query)
+    with events_only(world_dsn, world):
+        from_events = counted_paths.sorted_rows(world, spec, subset_query)
+
+    assert ("erin", 2 * plain["erin"]) in from_counts
+    assert from_counts == expected
+    assert from_events == expected
+
+
+def test_subset_needs_subscriber_column(world: Session) -> None:
+    aggregate = world.run({"query_kind": "spatial_aggregate", "locations": daily("2016-01-02")})
+    spec = ranged("event_count", "2016-01-01", "2016-01-05", subscriber_subset=aggregate.query_id)
+
+    with pytest.raises(InvalidSpecError) as raised:
+        world.run(spec)
+
+    [message] = raised.value.messages
+    assert message.startswith(f"$.subscriber_subset: query '{aggregate.query_id}' has no ")
+    assert "(its columns are pcod, value)" in message
+
+
+def test_subset_must_be_stored(world: Session) -> None:
+    spec = ranged("event_count", "2016-01-01", "2016-01-05", subscriber_subset="0" * 32)
+
+    with pytest.raises(InvalidSpecError) as raised:
+        world.run(spec)
+
+    assert raised.value.messages == [
+        f"$.subscriber_subset: {'0' * 32!r} is not the id of a completed query; "
+        "run that query first"
+    ]
 
 
 def test_withdrawn_day_in_range_reads_events(fresh_dsn: str) -> None:
