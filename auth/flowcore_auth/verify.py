@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 
 from flowcore_auth.claims import decode_user_claims
-from flowcore_auth.errors import AuthenticationError, KeyLoadError
+from flowcore_auth.errors import MISSING_OR_EXPIRED_STATUS, AuthenticationError, KeyLoadError
 from flowcore_auth.identity import Identity
 from flowcore_auth.keys import load_public_key, load_public_key_from_environment
 
@@ -109,7 +109,7 @@ class TokenVerifier:
             # The check PyJWT makes: expired once "exp" is at least the leeway in the past.
             if time.time() - self._leeway_seconds < expiry:
                 return identity
-            raise AuthenticationError("Token has expired")
+            raise AuthenticationError("Token has expired", MISSING_OR_EXPIRED_STATUS)
         payload = self._decode(token)
 
         subject = payload["sub"]
@@ -154,7 +154,7 @@ class TokenVerifier:
         except jwt.InvalidSignatureError:
             raise AuthenticationError("Invalid token: signature verification failed") from None
         except jwt.ExpiredSignatureError:
-            raise AuthenticationError("Token has expired") from None
+            raise AuthenticationError("Token has expired", MISSING_OR_EXPIRED_STATUS) from None
         except jwt.ImmatureSignatureError:
             raise AuthenticationError("Token is not yet valid (nbf)") from None
         except jwt.MissingRequiredClaimError as error:
@@ -189,7 +189,7 @@ def _expiry_time(exp: float) -> datetime:
 
 def _bearer_token(authorization_header: str | None) -> str:
     if authorization_header is None or not authorization_header.strip():
-        raise AuthenticationError(_MISSING_HEADER)
+        raise AuthenticationError(_MISSING_HEADER, MISSING_OR_EXPIRED_STATUS)
     parts = authorization_header.split()
     # The scheme name is case-insensitive (RFC 7235, section 2.1).
     if len(parts) != 2 or parts[0].lower() != "bearer":

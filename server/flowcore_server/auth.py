@@ -2,8 +2,8 @@
 
 Grants are evaluated per role (``flowcore_auth.grants``): one role must hold the route's action
 and every scope the request needs. For routes that take a query id, the caller must first hold
-the action in some role at all (else 403); after that a query they may not see answers exactly
-as an unknown id does (404), so query ids reveal nothing about other users' queries.
+the action in some role at all (else 403). Then, as in FlowAPI, an unknown id answers 404 and a
+query outside the caller's grants 403.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ POLL_ACTIONS = frozenset({RUN, GET_RESULT})
 
 
 def authenticate(request: Request[Any, Any, State]) -> Identity:
-    """Verify the request's bearer token and return the caller's identity (401 otherwise)."""
+    """Verify the request's bearer token and return the caller's identity (401 or 422 otherwise)."""
     verifier: TokenVerifier = request.app.state.settings.verifier
     identity = verifier.verify(request.headers.get("Authorization"))
     set_request_user(request.scope, identity.subject)

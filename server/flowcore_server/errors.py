@@ -8,6 +8,7 @@ gets a 500 whose message carries the request id, and the traceback goes to the s
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,19 +17,33 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
-from flowcore.errors import InvalidSpecError, PermissionDeniedError, QueryNotFoundError
+from flowcore.errors import (
+    InvalidSpecError,
+    MissingDataError,
+    PermissionDeniedError,
+    QueryNotFoundError,
+)
 from flowcore_server.logs import request_context
 
 __all__ = [
     "ApiError",
+    "CONSTRUCTION_FAILED",
     "VALIDATION_FAILED",
     "MISSING_QUERY_KIND",
+    "construction_error_body",
     "exception_handlers",
+    "nested_messages",
     "validation_error_body",
 ]
 
 #: ``msg`` of every 400 response to an invalid query spec.
 VALIDATION_FAILED = "Parameter validation failed."
+#: ``msg`` of a 400 response to a valid spec that cannot be computed (no data on its dates).
+CONSTRUCTION_FAILED = "Unable to create query object."
+#: Key of the messages about a whole object in ``validation_error_messages``, as in marshmallow.
+SCHEMA_KEY = "_schema"
+#: One step of a message path: ``.name`` or ``[index]``.
+_PATH_STEP = re.compile(r"\.([^.\[]+)|\[([^\]]*)\]")
 #: ``msg`` when a run request has no ``query_kind``.
 MISSING_QUERY_KIND = "Query kind must be specified when running a query."
 
@@ -47,13 +62,72 @@ class ApiError(Exception):
         super().__init__(f"{status_code}: {self.body.get('msg', '')}")
 
 
-def validation_error_body(params: Any, messages: list[str], msg: str = VALIDATION_FAILED) -> dict:
-    """Return the 400 body of an invalid spec, in the shape ``flowclient`` prints."""
+def validation_error_body(params: Any, messages: list[str]) -> dict:
+    """Return the 400 body of an invalid spec, in the shape ``flowclient`` prints.
+
+    ``msg`` repeats the messages after :data:`VALIDATION_FAILED`, because ``flowclient`` shows
+    only ``msg`` for the failed GET requests (geography, for example).
+    """
     return {
         "status": "Error",
-        "msg": msg,
-        "payload": {"params": params, "validation_error_messages": messages},
+        "msg": " ".join([VALIDATION_FAILED, *messages]),
+        "payload": {"params": params, "validation_error_messages": nested_messages(messages)},
     }
+
+
+def construction_error_body(error: InvalidSpecError) -> dict:
+    """Return the 400 body of a valid spec that cannot be computed, such as one without data."""
+    return {
+        "status": "Error",
+        "msg": CONSTRUCTION_FAILED,
+        "payload": {"exception": "; ".join(error.messages)},
+    }
+
+
+def nested_messages(messages: list[str]) -> dict[str, Any]:
+    """Return ``$.path: reason`` messages nested by field name, as marshmallow reports them.
+
+    ``$.locations[0].date: ...`` becomes ``{"locations": {"0": {"date": [...]}}}``. Messages
+    about a whole object (``$: ...``), or without a path, go under ``_schema``.
+    """
+    nested: dict[str, Any] = {}
+    for message in messages:
+        path, separator, reason = message.partition(": ")
+        keys = _path_keys(path) if separator else None
+        if keys is None:
+            keys, reason = [], message
+        node = nested
+        for key in keys:
+            node = node.setdefault(key, {})
+        # Every field collects its messages under _schema first. A field without messages
+        # about its parts then gets the plain list (_lists_at_leaves).
+        node.setdefault(SCHEMA_KEY, []).append(reason)
+    return _lists_at_leaves(nested)
+
+
+def _path_keys(path: str) -> list[str] | None:
+    """Return the field names and list indices of a ``$.a[0].b`` path, or None if it is not one."""
+    if not path.startswith("$"):
+        return None
+    keys: list[str] = []
+    position = 1
+    while position < len(path):
+        step = _PATH_STEP.match(path, position)
+        if step is None:
+            return None
+        keys.append(step.group(1) if step.group(1) is not None else step.group(2))
+        position = step.end()
+    return keys
+
+
+def _lists_at_leaves(node: dict[str, Any]) -> dict[str, Any]:
+    """Return ``node`` with each object that holds only ``_schema`` replaced by its list."""
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            value = value[SCHEMA_KEY] if list(value) == [SCHEMA_KEY] else _lists_at_leaves(value)
+        result[key] = value
+    return result
 
 
 def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
@@ -61,7 +135,7 @@ def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
 
 
 def _authentication_error(_: Request[Any, Any, Any], error: AuthenticationError) -> Response[Any]:
-    return Response(content={"msg": error.message}, status_code=401)
+    return Response(content={"msg": error.message}, status_code=error.status_code)
 
 
 def _permission_denied(_: Request[Any, Any, Any], error: PermissionDeniedError) -> Response[Any]:
@@ -69,6 +143,8 @@ def _permission_denied(_: Request[Any, Any, Any], error: PermissionDeniedError) 
 
 
 def _invalid_spec(_: Request[Any, Any, Any], error: InvalidSpecError) -> Response[Any]:
+    if isinstance(error, MissingDataError):
+        return Response(content=construction_error_body(error), status_code=400)
     return Response(content=validation_error_body(error.params, error.messages), status_code=400)
 
 

@@ -66,8 +66,11 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _AUTH_ERRORS = {
-    "401": _error("The token is missing, malformed, expired or not for this server."),
+    "401": _error("The token is missing or expired."),
     "403": _error("The token's roles do not grant this request."),
+    "422": _error(
+        "The token is malformed, not signed by this server's key, or for another server."
+    ),
 }
 
 
@@ -108,7 +111,7 @@ def _query_paths() -> dict[str, Any]:
             "202": _json("The query is still queued or running.", {"type": "object"}),
             "400": _error("The file format is not json, csv or geojson."),
             **_AUTH_ERRORS,
-            "404": _error("No query with this id is visible to the caller, or it has not run."),
+            "404": _error("No query has this id, or its result was removed."),
             "500": _error("The query was cancelled or is being reset."),
         },
     }
@@ -180,7 +183,7 @@ def _query_paths() -> dict[str, Any]:
                         "headers": poll_location,
                     },
                     **_AUTH_ERRORS,
-                    "404": _error("Unknown or not visible to the caller, or known but not run."),
+                    "404": _error("Unknown, or known but not run."),
                     "500": _error("The query errored or was cancelled."),
                 },
             }

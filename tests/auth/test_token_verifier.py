@@ -246,6 +246,9 @@ def test_verify_rejects(
 
     assert raised.value.message == message
     assert str(raised.value) == message
+    # FlowAPI's statuses: 401 without a token or with an expired one, 422 for other faults.
+    missing_or_expired = message in ("Missing Authorization Header", "Token has expired")
+    assert raised.value.status_code == (401 if missing_or_expired else 422)
     # No part of the token may be echoed back to the caller.
     for word in (header or "").split():
         for segment in word.split("."):

@@ -147,10 +147,10 @@ def test_cached_query_refused_without_scope(
 
     assert run.status_code == 403
     assert run.json() == {"msg": "User claims verification failed"}
-    assert poll.status_code == 404
-    assert poll.json()["status"] == "awol"
-    assert result.status_code == 404
-    assert geojson.status_code == 404
+    assert poll.status_code == 403
+    assert poll.json() == {"msg": "User claims verification failed"}
+    assert result.status_code == 403
+    assert geojson.status_code == 403
     # A refused request leaves the cache statistics alone.
     assert access_count(testdata_dsn, query_id) == before
 

@@ -45,10 +45,10 @@ def test_kind_not_allowed_at_top(client: httpx.Client) -> None:
 
     assert response.status_code == 400
     assert body["status"] == "Error"
-    assert body["msg"] == "Parameter validation failed."
+    assert body["msg"].startswith("Parameter validation failed. $.query_kind: 'daily_location'")
     assert body["payload"]["params"] == DAILY
-    [message] = body["payload"]["validation_error_messages"]
-    assert message.startswith("$.query_kind: 'daily_location' is not one of ")
+    [message] = body["payload"]["validation_error_messages"]["query_kind"]
+    assert message.startswith("'daily_location' is not one of ")
     assert "spatial_aggregate" in message
     assert "flows" in message
 
@@ -61,12 +61,36 @@ def test_field_errors_listed(client: httpx.Client) -> None:
     response = client.post("/api/0/run", json=spec)
 
     assert response.status_code == 400
-    assert response.json()["payload"]["validation_error_messages"] == [
+    assert response.json()["payload"]["validation_error_messages"] == {
+        "locations": {
+            "aggregation_unit": ["'admin7' is not one of admin0, admin1, admin2, admin3, lon-lat"],
+            "extra": ["unknown field"],
+            "method": ["'first' is not one of last, most-common"],
+        }
+    }
+    assert response.json()["msg"] == (
+        "Parameter validation failed. "
         "$.locations.aggregation_unit: 'admin7' is not one of admin0, admin1, admin2, "
-        "admin3, lon-lat",
-        "$.locations.extra: unknown field",
-        "$.locations.method: 'first' is not one of last, most-common",
-    ]
+        "admin3, lon-lat "
+        "$.locations.extra: unknown field "
+        "$.locations.method: 'first' is not one of last, most-common"
+    )
+
+
+def test_list_items_nested_by_index(client: httpx.Client) -> None:
+    spec = {
+        "query_kind": "spatial_aggregate",
+        "locations": {
+            "query_kind": "modal_location",
+            "locations": [DAILY, {**DAILY, "method": "first"}],
+        },
+    }
+    response = client.post("/api/0/run", json=spec)
+
+    assert response.status_code == 400
+    assert response.json()["payload"]["validation_error_messages"] == {
+        "locations": {"locations": {"1": {"method": ["'first' is not one of last, most-common"]}}}
+    }
 
 
 def test_aggregate_by_required(client: httpx.Client) -> None:
@@ -85,10 +109,12 @@ def test_aggregate_by_required(client: httpx.Client) -> None:
     response = client.post("/api/0/run", json=spec)
 
     assert response.status_code == 400
-    assert response.json()["payload"]["validation_error_messages"] == [
-        "$.aggregate_by: missing required field; expected one of 'second', 'minute', 'hour', "
-        "'day', 'month', 'year', 'century'"
-    ]
+    assert response.json()["payload"]["validation_error_messages"] == {
+        "aggregate_by": [
+            "missing required field; expected one of 'second', 'minute', 'hour', "
+            "'day', 'month', 'year', 'century'"
+        ]
+    }
 
 
 def test_dates_without_data(client: httpx.Client) -> None:
@@ -96,21 +122,28 @@ def test_dates_without_data(client: httpx.Client) -> None:
     response = client.post("/api/0/run", json=spec)
 
     assert response.status_code == 400
-    [message] = response.json()["payload"]["validation_error_messages"]
+    assert response.json()["msg"] == "Unable to create query object."
+    message = response.json()["payload"]["exception"]
     assert message.startswith("$.locations: no ")
     assert message.endswith("; see the available dates")
     # The dates themselves need the get_available_dates scope, so the response leaves them out.
     assert "2016-01-01" not in response.text
-    assert response.json()["payload"]["params"] == spec
 
 
 def test_unknown_geography_unit(client: httpx.Client) -> None:
     response = client.get("/api/0/geography/versioned-cell")
 
     assert response.status_code == 400
-    assert response.json()["payload"]["validation_error_messages"] == [
+    assert response.json()["payload"]["validation_error_messages"] == {
+        "aggregation_unit": [
+            "'versioned-cell' is not one of admin0, admin1, admin2, admin3, lon-lat"
+        ]
+    }
+    # flowclient shows only msg for a failed GET, so msg names the unit and the allowed ones.
+    assert response.json()["msg"] == (
+        "Parameter validation failed. "
         "$.aggregation_unit: 'versioned-cell' is not one of admin0, admin1, admin2, admin3, lon-lat"
-    ]
+    )
 
 
 @pytest.mark.parametrize(

@@ -257,8 +257,8 @@ def test_kept_geojson_refused_without_geography_scope(
     assert b"FeatureCollection" not in geojson.content
     assert as_json.status_code == 200
     assert as_json.content == kept_json.content
-    assert strange_json.status_code == 404
-    assert strange_geojson.status_code == 404
+    assert strange_json.status_code == 403
+    assert strange_geojson.status_code == 403
     assert b"query_result" not in strange_json.content
 
 

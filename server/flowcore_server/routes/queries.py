@@ -25,7 +25,6 @@ from flowcore_server.auth import (
     POLL_ACTIONS,
     RUN,
     geography_scope,
-    is_allowed,
     require,
     require_action,
 )
@@ -121,7 +120,7 @@ async def run_query(
     )
 
 
-def _visible_query(
+def _permitted_query(
     service: QueryService,
     identity: Identity,
     query_id: str,
@@ -129,14 +128,15 @@ def _visible_query(
     *,
     unknown_status: str,
 ) -> StoredQuery:
-    """Return the query if it exists and the caller's grants cover it; else a 404 error.
+    """Return the query if it exists and the caller's grants cover it.
 
-    A query the caller may not see gets the same 404 as an unknown id, whose body has
-    ``unknown_status`` as its status.
+    Raises ApiError 404, with ``unknown_status`` as the body's status, for an unknown id, and
+    PermissionDeniedError (403) for a query outside the caller's grants, as FlowAPI does.
     """
     query = service.lookup(query_id)
-    if query is None or not is_allowed(identity, actions, service.scopes(query.spec)):
+    if query is None:
         raise ApiError(404, {"status": unknown_status, "msg": f"Unknown query id: '{query_id}'"})
+    require(identity, actions, service.scopes(query.spec))
     return query
 
 
@@ -149,7 +149,7 @@ def _described(query_id: str, state: str) -> str:
 def poll_query(query_id: str, identity: Identity, service: QueryService) -> Response[Any]:
     """Return a query's state: 303 to its result when completed, 202 with progress while running."""
     require_action(identity, POLL_ACTIONS)
-    query = _visible_query(service, identity, query_id, POLL_ACTIONS, unknown_status="awol")
+    query = _permitted_query(service, identity, query_id, POLL_ACTIONS, unknown_status="awol")
     state = query.state
     if state == QueryState.COMPLETED:
         return Response(
@@ -217,7 +217,7 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
     """Stream a completed query's result as JSON (default), CSV or GeoJSON."""
     require_action(identity, {GET_RESULT})
     query_id, extension = _split_filename(filename)
-    query = _visible_query(
+    query = _permitted_query(
         service, identity, query_id, frozenset({GET_RESULT}), unknown_status="Error"
     )
     if extension == "geojson":
