@@ -86,6 +86,10 @@ class Registry:
         """Return the names of units usable as ``aggregation_unit`` in API specs, sorted."""
         return sorted(name for name, unit in self.units.items() if unit.public)
 
+    def region_units(self) -> list[str]:
+        """Return the public units of region polygons (admin levels), sorted."""
+        return [name for name in self.public_units() if self.units[name].polygons]
+
     def implementations(self, interfaces: Iterable[type]) -> list[QueryKind]:
         """Return the kinds whose spec derives from any of ``interfaces``, sorted by name."""
         bases = tuple(interfaces)

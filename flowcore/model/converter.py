@@ -20,7 +20,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from flowcore.errors import InvalidSpecError
 from flowcore.model.base import QuerySpec
-from flowcore.model.fields import EVENT_TYPES, AggregationUnitName, QueryId
+from flowcore.model.fields import EVENT_TYPES, AggregationUnitName, QueryId, RegionUnitName
 from flowcore.registry import Registry
 
 __all__ = ["SpecConverter", "count_query_nodes"]
@@ -228,6 +228,7 @@ class SpecConverter:
         c.register_structure_hook(dt.datetime, _datetime)
         c.register_structure_hook(QueryId, _query_id)
         c.register_structure_hook(AggregationUnitName, self._aggregation_unit)
+        c.register_structure_hook(RegionUnitName, self._region_unit)
         c.register_structure_hook_func(lambda t: get_origin(t) is Literal, _literal)
         # Registered before the event-types hook, which then takes precedence for its type.
         c.register_structure_hook_func(_is_homogeneous_tuple, self._structure_list)
@@ -263,6 +264,15 @@ class SpecConverter:
         allowed = self.registry.public_units()
         if not isinstance(value, str) or value not in allowed:
             raise _FieldError(f"{_describe(value)} is not one of {', '.join(allowed)}")
+        return value
+
+    def _region_unit(self, value: Any, _: type) -> str:
+        allowed = self.registry.region_units()
+        if not isinstance(value, str) or value not in allowed:
+            raise _FieldError(
+                f"{_describe(value)} is not one of {', '.join(allowed)}, the units of region "
+                "polygons"
+            )
         return value
 
     def _structure_plain_attrs(self, value: Any, cls: type) -> Any:

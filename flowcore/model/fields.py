@@ -18,6 +18,7 @@ __all__ = [
     "Statistic",
     "STATISTICS",
     "AggregationUnitName",
+    "RegionUnitName",
     "QueryId",
     "Hours",
     "Sampling",
@@ -39,6 +40,8 @@ STATISTICS: tuple[str, ...] = Statistic.__args__  # type: ignore[attr-defined]
 
 #: Name of a registered aggregation unit usable through the API (checked by the converter).
 AggregationUnitName = NewType("AggregationUnitName", str)
+#: Name of a public aggregation unit of region polygons, such as admin3 (checked by the converter).
+RegionUnitName = NewType("RegionUnitName", str)
 #: A 32-hex query id of a stored query (checked by the converter).
 QueryId = NewType("QueryId", str)
 

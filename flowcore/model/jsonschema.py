@@ -3,7 +3,8 @@
 Each registered query kind gets one schema named after the kind. Field types map as follows:
 
 * ``str``, ``int``, ``float`` and ``bool`` to the JSON types, datetimes to date strings;
-* ``Literal`` to an ``enum``, and ``AggregationUnitName`` to an ``enum`` of the public units;
+* ``Literal`` to an ``enum``, ``AggregationUnitName`` to an ``enum`` of the public units, and
+  ``RegionUnitName`` to one of the public units of region polygons;
 * tuples and lists to arrays, mappings to objects, and other attrs classes (``Hours``,
   ``Sampling``) to inline objects;
 * a field typed with a spec class or interface to a ``oneOf`` of references to every
@@ -30,7 +31,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import attrs
 
 from flowcore.model.base import QuerySpec
-from flowcore.model.fields import AggregationUnitName, QueryId
+from flowcore.model.fields import AggregationUnitName, QueryId, RegionUnitName
 from flowcore.registry import Registry
 
 __all__ = [
@@ -137,6 +138,8 @@ def _type_schema(annotation: Any, registry: Registry) -> dict[str, Any]:
         return _literal_schema(get_args(annotation))
     if annotation is AggregationUnitName:
         return {"type": "string", "enum": registry.public_units()}
+    if annotation is RegionUnitName:
+        return {"type": "string", "enum": registry.region_units()}
     if annotation is QueryId:
         return {
             "type": "string",

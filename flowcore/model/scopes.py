@@ -12,6 +12,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import attrs
 
 from flowcore.model.base import NONSPATIAL, QuerySpec, iter_tree
+from flowcore.model.fields import RegionUnitName
 from flowcore.registry import Registry
 
 __all__ = ["required_scopes", "grantable_scopes", "SIMPLE_SCOPES"]
@@ -69,12 +70,19 @@ def grantable_scopes(registry: Registry) -> list[str]:
     for top in registry.top_level_kinds():
         kinds = reachable_kinds(registry, top.name)
         spatial = not top.spec.nonspatial and _has_spatial_unit(registry, kinds)
-        top_units = units if spatial else [NONSPATIAL]
+        top_units = _units_of(registry, top.spec) if spatial else [NONSPATIAL]
         for unit in top_units:
             scopes.update(f"{unit}:{top.name}:{kind}" for kind in kinds)
     for unit in units:
         scopes.add(f"{unit}:geography:geography")
     return sorted(scopes)
+
+
+def _units_of(registry: Registry, spec: type[QuerySpec]) -> list[str]:
+    """Return the units a top-level spec class accepts: region units when its field is typed so."""
+    if get_type_hints(spec).get("aggregation_unit") is RegionUnitName:
+        return registry.region_units()
+    return registry.public_units()
 
 
 def _has_spatial_unit(registry: Registry, kinds: list[str]) -> bool:

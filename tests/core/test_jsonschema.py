@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, ClassVar, Literal
 
 import attrs
@@ -180,6 +181,20 @@ def test_installed_kinds_have_schemas(registry: Registry) -> None:
     for name, kind in registry.kinds.items():
         assert issubclass(kind.spec, QuerySpec)
         assert schemas[name]["title"] == name
+
+
+def test_region_unit_enum(registry: Registry) -> None:
+    schemas = query_schemas(registry)
+    unit = schemas["meaningful_locations_aggregate"]["properties"]["aggregation_unit"]
+
+    assert unit["enum"] == ["admin0", "admin1", "admin2", "admin3"]
+
+
+def test_no_null_type_in_openapi_30(registry: Registry) -> None:
+    # OpenAPI 3.0 marks nulls with "nullable"; {"type": "null"} exists only from 3.1 on.
+    text = json.dumps(query_schemas(registry))
+
+    assert '"type": "null"' not in text
 
 
 def _with_null_types(schema: Any) -> Any:

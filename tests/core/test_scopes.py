@@ -58,6 +58,15 @@ def test_grantable_scopes_cover_required(converter: SpecConverter, registry: Reg
     assert {"run", "get_result", "get_available_dates", "admin3:geography:geography"} <= grantable
 
 
+def test_region_kinds_granted_at_region_units(registry: Registry) -> None:
+    grantable = set(grantable_scopes(registry))
+    aggregate = "meaningful_locations_aggregate"
+
+    assert f"admin3:{aggregate}:{aggregate}" in grantable
+    assert not any(scope.startswith(f"lon-lat:{aggregate}:") for scope in grantable)
+    assert "lon-lat:spatial_aggregate:spatial_aggregate" in grantable
+
+
 def test_grantable_scopes_match_nonspatial_kinds(registry: Registry) -> None:
     """Kinds marked nonspatial are granted at the nonspatial unit only."""
     triplets = [scope.split(":") for scope in grantable_scopes(registry) if ":" in scope]

@@ -18,7 +18,7 @@ from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from flowcore.model.fields import ORDER_FREE, AggregationUnitName, EventType, QueryId
+from flowcore.model.fields import ORDER_FREE, EventType, QueryId, RegionUnitName
 
 __all__ = [
     "UNKNOWN_LABEL",
@@ -150,11 +150,11 @@ def _reject_custom_geography(instance: Any, attribute: attrs.Attribute[Any], val
 class ClusterFields:
     """Parameters of site clustering, scoring and labelling, and the events and regions used.
 
-    ``aggregation_unit`` must be a unit of regions with polygons (admin0 to admin3); the
-    builders reject other units, such as lon-lat, when the query is planned.
+    ``aggregation_unit`` must be a unit of regions with polygons (admin0 to admin3), so
+    lon-lat is rejected when the spec is read.
     """
 
-    aggregation_unit: AggregationUnitName = attrs.field(
+    aggregation_unit: RegionUnitName = attrs.field(
         metadata={"description": "A unit of region polygons: admin0, admin1, admin2 or admin3."}
     )
     labels: dict[str, LabelShape] = attrs.field(

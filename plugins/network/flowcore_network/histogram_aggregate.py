@@ -139,9 +139,9 @@ def to_range(value: Any) -> HistogramRange | None:
     )
 
 
+# Null is allowed by the field's "nullable", since OpenAPI 3.0 has no "null" type.
 _RANGE_SCHEMA = {
     "oneOf": [
-        {"type": "null"},
         {
             "type": "object",
             "properties": {"lower_bound": {"type": "number"}, "upper_bound": {"type": "number"}},

@@ -416,8 +416,8 @@ def test_lon_lat_rejected(run_on: Any, places_dsn: str) -> None:
     with pytest.raises(InvalidSpecError) as raised:
         run_on(places_dsn)(meaningful_spec(aggregation_unit="lon-lat"))
     assert raised.value.messages == [
-        "$.aggregation_unit: 'lon-lat' has no region polygons to place clusters in; "
-        "use admin0, admin1, admin2 or admin3"
+        "$.aggregation_unit: 'lon-lat' is not one of admin0, admin1, admin2, admin3, the units "
+        "of region polygons"
     ]
 
 
