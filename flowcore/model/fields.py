@@ -55,6 +55,10 @@ def _hour_in_range(instance: Any, attribute: attrs.Attribute[int], value: int) -
         raise ValueError(f"{attribute.name} 24 is not accepted; use 0 for midnight")
 
 
+#: The hours a window accepts, in the OpenAPI document.
+_HOUR_BOUNDS = {"minimum": 0, "maximum": 23}
+
+
 @attrs.frozen(kw_only=True)
 class Hours:
     """Hour-of-day window ``[start_hour:00, end_hour:00)``; wraps midnight when start > end.
@@ -64,8 +68,8 @@ class Hours:
     ``end_hour`` 0).
     """
 
-    start_hour: int = attrs.field(validator=_hour_in_range)
-    end_hour: int = attrs.field(validator=_hour_in_range)
+    start_hour: int = attrs.field(validator=_hour_in_range, metadata={"json_schema": _HOUR_BOUNDS})
+    end_hour: int = attrs.field(validator=_hour_in_range, metadata={"json_schema": _HOUR_BOUNDS})
 
 
 @attrs.frozen(kw_only=True)

@@ -136,7 +136,7 @@ def test_plain_attrs_field(test_registry: Registry) -> None:
 
     assert window["type"] == "object"
     assert window["required"] == ["start_hour", "end_hour"]
-    assert window["properties"]["start_hour"] == {"type": "integer"}
+    assert window["properties"]["start_hour"] == {"type": "integer", "minimum": 0, "maximum": 23}
     assert window["nullable"] is True
 
 
