@@ -8,10 +8,11 @@ See ``flowcore_meaningful.pipeline`` for the clustering, scoring and labelling s
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import Float, Select, func, literal, select
+from sqlalchemy import Numeric, Select, func, literal, select
 
 from flowcore.kinds import UNIT_INDEX, QueryKind, redact_column
 from flowcore.model.base import Aggregate
@@ -55,7 +56,8 @@ def build_meaningful_locations_aggregate(
     locations = materialized(meaningful_locations(spec.labels, spec.label, clusters), "locations")
     placed = in_regions(spec, context, locations, "locations")
     unit = [placed.c[name] for name in region_columns(spec, context)]
-    share = literal(1.0, Float) / placed.c.n_clusters
+    # An exact decimal, as FlowKit's sum of 1. / n_clusters.
+    share = literal(Decimal(1), Numeric) / placed.c.n_clusters
     return select(placed.c.label, *unit, func.sum(share).label("value")).group_by(
         placed.c.label, *unit
     )
@@ -64,7 +66,7 @@ def build_meaningful_locations_aggregate(
 KIND = QueryKind(
     spec=MeaningfulLocationsAggregate,
     build=build_meaningful_locations_aggregate,
-    version="3",
+    version="4",
     top_level=True,
     redactor=redact_column("value"),
     planner_settings=PLANNER_SETTINGS,

@@ -13,6 +13,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -286,9 +287,11 @@ def test_home_aggregate_matches_python(
     expected_shares = home_shares(expected)
 
     rows = run_on(testdata_dsn)(spec("meaningful_locations_aggregate", scores, label="home"))
-    got = {(row["label"], row["pcod"]): row["value"] for row in rows}
+    got = {(row["label"], row["pcod"]): float(row["value"]) for row in rows}
     assert len(expected_shares) > 10
     assert got == pytest.approx(expected_shares)
+    # Exact decimals, as FlowKit sums 1. / n_clusters.
+    assert all(isinstance(row["value"], Decimal) for row in rows)
 
 
 def test_unscalable_scores_match_python(
@@ -310,7 +313,7 @@ def test_unscalable_scores_match_python(
     )
 
     rows = run_on(testdata_dsn)(spec("meaningful_locations_aggregate", long_scores, label="home"))
-    got = {(row["label"], row["pcod"]): row["value"] for row in rows}
+    got = {(row["label"], row["pcod"]): float(row["value"]) for row in rows}
     assert len(expected_shares) > 10
     assert got == pytest.approx(expected_shares)
 
@@ -346,11 +349,12 @@ def test_label_od_matrix_matches_python(
     )
     rows = run_on(testdata_dsn)(od)
     got = {
-        (row["label_from"], row["label_to"], row["pcod_from"], row["pcod_to"]): row["value"]
+        (row["label_from"], row["label_to"], row["pcod_from"], row["pcod_to"]): float(row["value"])
         for row in rows
     }
     assert len(wanted) > 10
     assert got == pytest.approx(wanted)
+    assert all(isinstance(row["value"], Decimal) for row in rows)
 
     released = run_on(testdata_dsn)(od, redact=15)
     assert {(r["pcod_from"], r["pcod_to"]) for r in released} == {
