@@ -180,7 +180,9 @@ def count_events(dsn: str | None, event_types: tuple[str, ...], recount: bool) -
 
     `flowcore db load` and `flowcore db synth` count the days they write. Run this after
     adding or changing days by other means (another ETL, or SQL), so location queries read the
-    counts instead of the events again.
+    counts instead of the events again. A day is found changed when its newest ingestion record
+    in etl.etl_records is newer than its counts. For rows changed in place without a new record,
+    use --recount, then `flowcore cache clear` so no result of the old rows is served.
     """
     from flowdb.cell_counts import count_ingested_days
 
