@@ -205,6 +205,30 @@ def test_geography_lon_lat(connection: Any, python_session: Session) -> None:
     ]
 
 
+def test_geography_error_names_units(connection: Any) -> None:
+    # flowclient shows only msg when a GET fails, so msg must name the value and the choices.
+    with pytest.raises(flowclient.errors.FlowclientConnectionError) as raised:
+        flowclient.get_geography(connection=connection, aggregation_unit="admin9")
+
+    assert "'admin9' is not one of admin0, admin1, admin2, admin3, lon-lat" in str(raised.value)
+
+
+def test_run_error_names_field(connection: Any) -> None:
+    spec = aggregates.spatial_aggregate_spec(
+        locations={
+            "query_kind": "daily_location",
+            "date": "2016-01-01",
+            "method": "first",
+            "aggregation_unit": "admin3",
+        }
+    )
+
+    with pytest.raises(flowclient.errors.FlowclientConnectionError) as raised:
+        flowclient.run_query(connection=connection, query_spec=spec)
+
+    assert "$.locations.method: 'first' is not one of last, most-common" in str(raised.value)
+
+
 def test_available_dates(connection: Any) -> None:
     dates = flowclient.get_available_dates(connection=connection)
     week = [f"2016-01-0{day}" for day in range(1, 8)]
