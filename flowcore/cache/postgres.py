@@ -204,7 +204,23 @@ class PostgresCacheBackend:
             )
 
     def _record_reads(self, connection: Connection, plan: PlannedQuery, built: BuiltQuery) -> None:
-        """Insert the event date ranges that the query read directly."""
+        """Insert the event date ranges the query read, directly or through stored queries.
+
+        The ranges of every stored query below it are copied too, so reloading a day finds
+        the result even after the query it was built on is evicted and its dependencies row
+        with it.
+        """
+        below = [node.query_id for node in plan.walk() if node is not plan]
+        if below:
+            connection.execute(
+                text(
+                    "INSERT INTO cache.event_reads (query_id, event_type, start_date, end_date) "
+                    "SELECT DISTINCT CAST(:query_id AS character(32)), event_type, start_date, "
+                    "end_date FROM cache.event_reads "
+                    "WHERE query_id = ANY(CAST(:ids AS character(32)[]))"
+                ),
+                {"query_id": plan.query_id, "ids": below},
+            )
         for read in built.reads:
             if read.start > read.end:
                 raise ValueError(

@@ -534,6 +534,26 @@ def test_invalidate_dates(
     assert names_left == set(plans) - expected
 
 
+def test_invalidate_dates_after_dependency_removed(
+    engine: sa.Engine, backend: PostgresCacheBackend, store: Callable[[PlannedQuery], str]
+) -> None:
+    # The dependant keeps the reads of the query it was built on, so it is still found after
+    # that query is removed on its own, as eviction does.
+    reader = series_plan(
+        "calls reader", reads=[EventRead("calls", dt.date(2016, 1, 1), dt.date(2016, 1, 3))]
+    )
+    dependant = series_plan("dependant", dependencies=[reader])
+    store(reader)
+    store(dependant)
+    backend.invalidate(reader.query_id, cascade=False)
+    assert stored_ids(engine) == {dependant.query_id}
+
+    removed = backend.invalidate_dates("calls", dt.date(2016, 1, 2))
+
+    assert removed == [dependant.query_id]
+    assert stored_ids(engine) == set()
+
+
 def test_invalidate_dates_rejects_non_date(backend: PostgresCacheBackend) -> None:
     with pytest.raises(ValueError, match="expected a datetime.date"):
         backend.invalidate_dates("calls", "2016-01-01")  # type: ignore[arg-type]
