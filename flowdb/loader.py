@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import attrs
 import psycopg
 
-from flowcore.cache.reload import invalidate_reloaded_day
+from flowcore.cache.reload import invalidate_reloaded_day, invalidate_reloaded_table
 from flowdb.cell_counts import affected_parents
 from flowdb.load_events import DayFile, load_day_file, parse_day_file_name
 from flowdb.load_geography import admin_level, load_layer_file
@@ -121,12 +122,26 @@ def _plan_records(plan: LoadPlan, type_folder: Path) -> None:
             RejectedFile.from_errors(path, [LineError(None, message)]) for path in files
         ]
         return
+    by_day: dict[date, list[DayFile]] = {}
     for path in files:
         parsed = parse_day_file_name(path, event_type)
         if isinstance(parsed, LineError):
             plan.unusable.append(RejectedFile.from_errors(path, [parsed]))
         else:
-            plan.days.append(parsed)
+            by_day.setdefault(parsed.day, []).append(parsed)
+    for day, day_files in sorted(by_day.items()):
+        if len(day_files) == 1:
+            plan.days.extend(day_files)
+            continue
+        # Each file would replace the other's rows, so which one stays would depend on timing.
+        names = " and ".join(day_file.path.name for day_file in day_files)
+        message = (
+            f"{names} both hold {event_type.name} of {day.isoformat()}; keep one file per day"
+        )
+        plan.unusable += [
+            RejectedFile.from_errors(day_file.path, [LineError(None, message)])
+            for day_file in day_files
+        ]
 
 
 class _Progress:
@@ -223,6 +238,7 @@ def load_directory(
                 return
             with lock:
                 report.add_table(table.qualified, result.rows)
+            invalidate_reloaded_table(dsn, table.qualified)
 
         tasks.append((table_path, load_table))
 
@@ -236,6 +252,7 @@ def load_directory(
                 return
             with lock:
                 report.add_table(f"geography.admin{level}", result.rows)
+            invalidate_reloaded_table(dsn, f"geography.admin{level}")
 
         tasks.append((layer_path, load_layer))
 

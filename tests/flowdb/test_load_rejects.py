@@ -166,6 +166,27 @@ def test_gzipped_day_file_loads(fresh_dsn, tmp_path) -> None:
     assert _count(fresh_dsn, "events.sms_20160102") == 3
 
 
+def test_two_files_of_one_day_rejected(fresh_dsn, tmp_path) -> None:
+    _write(tmp_path, "records/calls/calls_20160103.csv", _good_calls(3))
+    packed = tmp_path / "records" / "calls" / "calls_20160103.csv.gz"
+    packed.write_bytes(gzip.compress(("\n".join(_good_calls(5)) + "\n").encode()))
+    _write(tmp_path, "records/calls/calls_20160104.csv", [CALLS_HEADER])
+
+    report = load_directory(fresh_dsn, tmp_path)
+
+    assert sorted(rejected.path.name for rejected in report.rejected) == [
+        "calls_20160103.csv",
+        "calls_20160103.csv.gz",
+    ]
+    message = report.rejected[0].errors[0].message
+    assert message == (
+        "calls_20160103.csv and calls_20160103.csv.gz both hold calls of 2016-01-03; "
+        "keep one file per day"
+    )
+    assert not _partition_exists(fresh_dsn, "calls_20160103")
+    assert _partition_exists(fresh_dsn, "calls_20160104")
+
+
 def test_header_only_file_loads_empty_day(fresh_dsn, tmp_path) -> None:
     _write(tmp_path, "records/calls/calls_20160103.csv", [CALLS_HEADER])
 
