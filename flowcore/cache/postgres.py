@@ -484,6 +484,23 @@ class PostgresCacheBackend:
                 removed.extend(self.invalidate(query_id, cascade=True, reason=reason))
         return removed
 
+    def invalidate_all(self, reason: str) -> list[str]:
+        """Remove every stored result, as invalidate() does; return the removed ids.
+
+        Call this after a change that any result may depend on, such as reloaded cells.
+        """
+        with self.engine.connect() as connection:
+            stored = (
+                connection.execute(text("SELECT rtrim(query_id) FROM cache.cached ORDER BY 1"))
+                .scalars()
+                .all()
+            )
+        removed: list[str] = []
+        for query_id in stored:
+            if query_id not in removed:
+                removed.extend(self.invalidate(query_id, cascade=True, reason=reason))
+        return removed
+
     def shrink(self, target_bytes: int | None = None, *, dry_run: bool = False) -> list[Eviction]:
         """Evict the lowest-scored results until the cache is at most ``target_bytes``.
 

@@ -1,4 +1,4 @@
-"""Invalidation for data loaders: results that read a reloaded day of events must go."""
+"""Invalidation for data loaders: results computed from data that was reloaded must go."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from flowcore.cache.postgres import PostgresCacheBackend
 from flowdb.config import sqlalchemy_url
 
-__all__ = ["invalidate_reloaded_day"]
+__all__ = ["invalidate_reloaded_day", "invalidate_reloaded_table"]
 
 
 def invalidate_reloaded_day(
@@ -26,5 +26,18 @@ def invalidate_reloaded_day(
     engine = create_engine(sqlalchemy_url(dsn), pool_size=1, max_overflow=1)
     try:
         return PostgresCacheBackend(engine, hook=hook).invalidate_dates(event_type, day)
+    finally:
+        engine.dispose()
+
+
+def invalidate_reloaded_table(dsn: str, table: str, *, hook: Any = None) -> list[str]:
+    """Remove every stored result after ``table`` (cells, sites, TACs, a geography layer) changed.
+
+    Every location-based result depends on the cells and the regions, so all results go.
+    """
+    engine = create_engine(sqlalchemy_url(dsn), pool_size=1, max_overflow=1)
+    try:
+        backend = PostgresCacheBackend(engine, hook=hook)
+        return backend.invalidate_all(f"{table} was reloaded")
     finally:
         engine.dispose()

@@ -573,6 +573,28 @@ def test_invalidate_reloaded_day(
     assert stored_ids(engine) == {kept}
 
 
+def test_loading_cells_invalidates_every_result(
+    engine: sa.Engine, fresh_dsn: str, store: Callable[[PlannedQuery], str], tmp_path: Path
+) -> None:
+    store(series_plan("reads no events"))
+    store(
+        series_plan(
+            "reads calls", reads=[EventRead("calls", dt.date(2016, 1, 1), dt.date(2016, 1, 8))]
+        )
+    )
+    cells = tmp_path / "infrastructure" / "cells.csv"
+    cells.parent.mkdir(parents=True)
+    cells.write_text(
+        "id,site_id,version,longitude,latitude,date_of_first_service,date_of_last_service\n"
+        "c1,s,0,85,27,2016-01-01,\n"
+    )
+
+    report = load_directory(fresh_dsn, tmp_path)
+
+    assert not report.rejected
+    assert stored_ids(engine) == set()
+
+
 def test_loading_a_day_invalidates_its_readers(
     engine: sa.Engine, fresh_dsn: str, store: Callable[[PlannedQuery], str], tmp_path: Path
 ) -> None:
