@@ -13,14 +13,15 @@ __all__ = ["plugins"]
 @click.command()
 def plugins() -> None:
     """List plugin distributions with their versions, query kinds and aggregation units."""
+    from flowcore.errors import PluginError
     from flowcore.plugins import build_plugin_manager, load_registry
     from flowcore.settings import Settings
 
     try:
         settings = Settings.from_env()
-    except ValueError as error:
+        registry = load_registry(build_plugin_manager(settings))
+    except (ValueError, PluginError) as error:
         raise click.ClickException(str(error)) from None
-    registry = load_registry(build_plugin_manager(settings))
     table = Table(title="flowcore plugins")
     table.add_column("distribution")
     table.add_column("query kinds")

@@ -9,8 +9,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 from stevedore import ExtensionManager
 
+from flowcore.cli import main
 from flowcore.errors import PluginError
 from flowcore.hookspecs import hookimpl
 from flowcore.plugins import build_plugin_manager, load_registry
@@ -99,3 +101,15 @@ def test_broken_plugin_skipped_with_log(caplog: pytest.LogCaptureFixture) -> Non
 def test_broken_plugin_fails_in_strict_mode() -> None:
     with pytest.raises(PluginError, match="flowcore-broken-plugin"):
         build_plugin_manager(Settings(strict_plugins=True))
+
+
+@pytest.mark.usefixtures("broken_distribution")
+def test_plugins_command_reports_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWCORE_STRICT_PLUGINS", "true")
+
+    result = CliRunner().invoke(main, ["plugins"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: plugin ")
+    assert "flowcore-broken-plugin" in result.output
+    assert "Traceback" not in result.output
