@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "FieldValueError",
     "FlowcoreError",
     "InvalidSpecError",
     "UnknownQueryKindError",
@@ -17,6 +18,19 @@ __all__ = [
 
 class FlowcoreError(Exception):
     """Base class of every error the core raises on purpose."""
+
+
+class FieldValueError(ValueError):
+    """A field validator's rejection of one field's value, reported at that field's JSON path.
+
+    Raise it from an attrs validator as ``FieldValueError(attribute.name, "must be 1 or more,
+    got 0")``; the spec's errors then read ``$.<path>.<field>: must be 1 or more, got 0``. A plain
+    ValueError from a validator is reported at the path of the whole object.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidSpecError(FlowcoreError):

@@ -18,7 +18,7 @@ import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
-from flowcore.errors import InvalidSpecError
+from flowcore.errors import FieldValueError, InvalidSpecError
 from flowcore.model.base import QuerySpec
 from flowcore.model.fields import EVENT_TYPES, AggregationUnitName, QueryId, RegionUnitName
 from flowcore.registry import Registry
@@ -399,6 +399,8 @@ def _flatten(error: BaseException, path: str) -> list[str]:
         return [f"{path}: missing required field"]
     if isinstance(error, _FieldError):
         return [f"{path}{error.subpath}: {error}"]
+    if isinstance(error, FieldValueError):
+        return [f"{path}.{error.field}: {error}"]
     if isinstance(error, ValueError | TypeError):
         message = str(error)
         if isinstance(error, TypeError) and "missing" in message and "argument" in message:

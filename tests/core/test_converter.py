@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
+import attrs
 import pytest
 
-from flowcore.errors import InvalidSpecError
+from flowcore.errors import FieldValueError, InvalidSpecError
+from flowcore.kinds import QueryKind
+from flowcore.model.base import Aggregate
 from flowcore.model.converter import SpecConverter
+from flowcore.registry import Registry
 
 DAILY = {
     "query_kind": "daily_location",
@@ -175,3 +179,30 @@ def test_dates_at_calendar_edges_rejected(converter: SpecConverter, value: str) 
     assert messages(converter, {**DAILY, "date": value}) == [
         f"$.date: {value!r} is outside the supported range 0001-01-02 to 9999-12-30"
     ]
+
+
+def _at_least_one(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise FieldValueError(attribute.name, f"must be 1 or more, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class _Tally(Aggregate):
+    """A top-level kind whose field validator names its field."""
+
+    query_kind: ClassVar[str] = "test_tally"
+
+    min_days: int = attrs.field(validator=_at_least_one)
+
+
+def test_field_value_error_names_field(registry: Registry) -> None:
+    fresh = Registry(units=dict(registry.units))
+    fresh.add_kind(
+        QueryKind(spec=_Tally, build=lambda spec, context: None, version="1", top_level=True),
+        "tests",
+    )
+
+    with pytest.raises(InvalidSpecError) as raised:
+        SpecConverter(fresh).structure({"query_kind": "test_tally", "min_days": 0})
+
+    assert raised.value.messages == ["$.min_days: must be 1 or more, got 0"]
