@@ -212,7 +212,11 @@ def _run_queries(url: str, token: str) -> None:
         disable_progress=True,
     )
     print(counts.sort_values("value", ascending=False).head(15).to_string(index=False))
-    print(f"({len(counts)} districts; counts of 15 or fewer subscribers are withheld)")
+    shown = min(15, len(counts))
+    print(
+        f"(the {shown} largest of {len(counts)} districts; counts of 15 or fewer subscribers "
+        "are withheld)"
+    )
 
     _step(f"Subscribers moving between provinces (admin1) from {first} to {second}")
     flows = flowclient.get_result(
