@@ -262,6 +262,29 @@ def test_touch_follows_score_formula(
     assert second is not None and second < third
 
 
+def test_flowdb_names_of_cache_functions(
+    engine: sa.Engine, store: Callable[[PlannedQuery], str]
+) -> None:
+    # FlowMachine calls these without a schema, as FlowDB defines them in public.
+    query_id = store(series_plan("touched by name", rows=10))
+
+    with engine.begin() as connection:
+        score = connection.execute(sa.text("SELECT touch_cache(:id)"), {"id": query_id}).scalar()
+        half_life = connection.execute(sa.text("SELECT cache_half_life()")).scalar()
+        cheap = connection.execute(sa.text("SELECT cache_score(2, 3000, 1000)")).scalar()
+        size = connection.execute(sa.text("SELECT table_size('cached', 'cache')")).scalar()
+
+    touches = fetch_one(
+        engine, "SELECT access_count FROM cache.cached WHERE query_id = :id", id=query_id
+    )
+    assert touches == 2
+    assert score is not None and score > 0
+    assert half_life == HALF_LIFE
+    # 2 x 3 s / 1000 bytes.
+    assert float(cheap) == pytest.approx(0.006)
+    assert size > 0
+
+
 def test_touch_unknown_result_returns_none(backend: PostgresCacheBackend) -> None:
     assert backend.touch(hashlib.md5(b"never stored").hexdigest()) is None
 
