@@ -568,7 +568,10 @@ class Executor:
             connection.commit()
         except Exception as error:
             _rollback_quietly(connection)
-            if _caused_by(error, psycopg.errors.QueryCanceled):
+            # cancel() marks the query cancelled before it stops the SQL. Any other cancel (an
+            # administrator's, a statement timeout) is an error of this run, as in FlowKit.
+            cancelled_here = self._current_state(node.query_id) == QueryState.CANCELLED
+            if cancelled_here and _caused_by(error, psycopg.errors.QueryCanceled):
                 return self._record_cancelled(node, backend_pid)
             log.warning(
                 "query %s (%s) failed: %s",
@@ -627,7 +630,7 @@ class Executor:
         return state
 
     def _record_cancelled(self, node: PlannedQuery, backend_pid: int) -> str:
-        """Settle a run whose SQL was cancelled (by ``cancel`` or by an administrator)."""
+        """Settle a run whose SQL ``cancel`` stopped."""
         with self.engine.begin() as connection:
             cancelled = apply_event(
                 connection, node.query_id, Event.CANCEL, expected_pid=backend_pid

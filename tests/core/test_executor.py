@@ -680,6 +680,28 @@ def test_cancelled_query_reruns(executor: Executor, recorder: HookRecorder) -> N
     ]
 
 
+def test_outside_cancel_errors_query(executor: Executor, engine: sa.Engine) -> None:
+    # As in FlowKit, SQL stopped by someone else (an administrator, a statement timeout) is an
+    # error of the run, unlike a cancel through the executor.
+    plan = counted_sleep_plan("cancelled from outside", 60)
+    executor.submit(plan)
+    wait_for_state(executor, plan.query_id, "executing")
+    deadline = time.monotonic() + 20
+    while executor.state(plan.query_id) == "executing" and time.monotonic() < deadline:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+                )
+            )
+        time.sleep(0.2)
+
+    assert executor.wait(plan.query_id, timeout=20) == "errored"
+    assert "canceling statement due to user request" in (executor.error(plan.query_id) or "")
+    assert not table_exists(engine, plan.query_id)
+
+
 def test_cancel_queued_query(
     start_executor: Callable[..., Executor], recorder: HookRecorder, engine: sa.Engine
 ) -> None:
