@@ -8,6 +8,8 @@ explicit nulls), and reports every failure as ``$.json.path: reason``.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -230,6 +232,10 @@ class SpecConverter:
         c.register_structure_hook(AggregationUnitName, self._aggregation_unit)
         c.register_structure_hook(RegionUnitName, self._region_unit)
         c.register_structure_hook_func(lambda t: get_origin(t) is Literal, _literal)
+        c.register_structure_hook_func(lambda t: get_origin(t) is list, self._structure_plain_list)
+        c.register_structure_hook_func(
+            lambda t: get_origin(t) in (dict, Mapping), self._structure_mapping
+        )
         # Registered before the event-types hook, which then takes precedence for its type.
         c.register_structure_hook_func(_is_homogeneous_tuple, self._structure_list)
         c.register_structure_hook_func(self._is_event_types, _event_types)
@@ -259,6 +265,17 @@ class SpecConverter:
         if not isinstance(value, list | tuple):
             raise _FieldError(f"{_describe(value)} is not a list")
         return typing.cast(tuple[Any, ...], self._converter._structure_tuple(value, target))
+
+    def _structure_plain_list(self, value: Any, target: Any) -> list[Any]:
+        """Read a JSON list into a list, rejecting other values with a message."""
+        (item_type,) = get_args(target) or (Any,)
+        return list(self._structure_list(value, tuple[item_type, ...]))  # type: ignore[valid-type]
+
+    def _structure_mapping(self, value: Any, target: Any) -> dict[Any, Any]:
+        """Read a JSON object into a dict, rejecting other values with a message."""
+        if not isinstance(value, Mapping):
+            raise _FieldError(f"{_describe(value)} is not an object")
+        return typing.cast(dict[Any, Any], self._converter._structure_dict(value, target))
 
     def _aggregation_unit(self, value: Any, _: type) -> str:
         allowed = self.registry.public_units()
@@ -372,6 +389,22 @@ def _drop_nulls_with_defaults(value: Mapping[str, Any], cls: type) -> dict[str, 
     return {k: v for k, v in value.items() if not (v is None and k in defaults)}
 
 
+#: A key written as ``.name`` or ``[name]`` in a path; any other key is written as JSON text.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key_step(key: Any) -> str:
+    """Return the path step of an object key: ``.name``, or ``["a.b"]`` for unusual keys."""
+    text = str(key)
+    return f".{text}" if _PLAIN_KEY.fullmatch(text) else f"[{json.dumps(text)}]"
+
+
+def _index_step(index: Any) -> str:
+    """Return the path step of a list index or mapping key: ``[0]``, ``[home]`` or ``["a b"]``."""
+    text = str(index)
+    return f"[{text}]" if _PLAIN_KEY.fullmatch(text) else f"[{json.dumps(text)}]"
+
+
 def _flatten(error: BaseException, path: str) -> list[str]:
     """Turn a cattrs exception tree into ``path: message`` lines."""
     if isinstance(error, ClassValidationError | IterableValidationError):
@@ -389,12 +422,12 @@ def _flatten(error: BaseException, path: str) -> list[str]:
         else:
             by_index, without = error.group_exceptions()
             for exc, index_note in by_index:
-                lines.extend(_flatten(exc, f"{path}[{index_note.index}]"))
+                lines.extend(_flatten(exc, path + _index_step(index_note.index)))
         for exc in without:
             lines.extend(_flatten(exc, path))
         return lines
     if isinstance(error, cattrs.ForbiddenExtraKeysError):
-        return [f"{path}.{key}: unknown field" for key in sorted(error.extra_fields)]
+        return [f"{path}{_key_step(key)}: unknown field" for key in sorted(error.extra_fields)]
     if isinstance(error, KeyError):
         return [f"{path}: missing required field"]
     if isinstance(error, _FieldError):

@@ -11,6 +11,8 @@ from typing import Any, Literal, NewType
 
 import attrs
 
+from flowcore.errors import FieldValueError
+
 __all__ = [
     "EVENT_TYPES",
     "EventType",
@@ -72,6 +74,10 @@ class Hours:
     end_hour: int = attrs.field(validator=_hour_in_range, metadata={"json_schema": _HOUR_BOUNDS})
 
 
+#: Largest ``sampling.size``: the sample's row limit is compared as a PostgreSQL integer.
+MAX_SAMPLE_SIZE = 2**31 - 1
+
+
 @attrs.frozen(kw_only=True)
 class Sampling:
     """A repeatable random sample of a per-subscriber result."""
@@ -87,8 +93,10 @@ class Sampling:
             raise ValueError(
                 "Must provide exactly one of 'size' or 'fraction' for a random sample."
             )
-        if self.size is not None and self.size < 1:
-            raise ValueError(f"size must be at least 1, got {self.size}")
+        if self.size is not None and not 1 <= self.size <= MAX_SAMPLE_SIZE:
+            raise FieldValueError(
+                "size", f"must be between 1 and {MAX_SAMPLE_SIZE}, got {self.size}"
+            )
         if self.fraction is not None and not 0 < self.fraction < 1:
             raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {self.fraction}")
         seeded = self.sampling_method == "random_ids" and self.seed is not None

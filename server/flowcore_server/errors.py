@@ -7,6 +7,7 @@ gets a 500 whose message carries the request id, and the traceback goes to the s
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -42,8 +43,11 @@ VALIDATION_FAILED = "Parameter validation failed."
 CONSTRUCTION_FAILED = "Unable to create query object."
 #: Key of the messages about a whole object in ``validation_error_messages``, as in marshmallow.
 SCHEMA_KEY = "_schema"
-#: One step of a message path: ``.name`` or ``[index]``.
-_PATH_STEP = re.compile(r"\.([^.\[]+)|\[([^\]]*)\]")
+#: A ``$.path: reason`` message. A path step is ``.name``, ``[index]`` or a key in JSON quotes,
+#: ``["a.b"]``, which is how the converter writes keys with unusual characters.
+_MESSAGE = re.compile(r'(\$(?:\.[^.\[\]": ]+|\[(?:"(?:[^"\\]|\\.)*"|[^\]"]*)\])*): (.*)', re.DOTALL)
+#: One step of a message path.
+_PATH_STEP = re.compile(r'\.([^.\[\]": ]+)|\[("(?:[^"\\]|\\.)*"|[^\]"]*)\]')
 #: ``msg`` when a run request has no ``query_kind``.
 MISSING_QUERY_KIND = "Query kind must be specified when running a query."
 
@@ -92,10 +96,11 @@ def nested_messages(messages: list[str]) -> dict[str, Any]:
     """
     nested: dict[str, Any] = {}
     for message in messages:
-        path, separator, reason = message.partition(": ")
-        keys = _path_keys(path) if separator else None
-        if keys is None:
+        matched = _MESSAGE.fullmatch(message)
+        if matched is None:
             keys, reason = [], message
+        else:
+            keys, reason = _path_keys(matched.group(1)), matched.group(2)
         node = nested
         for key in keys:
             node = node.setdefault(key, {})
@@ -105,18 +110,16 @@ def nested_messages(messages: list[str]) -> dict[str, Any]:
     return _lists_at_leaves(nested)
 
 
-def _path_keys(path: str) -> list[str] | None:
-    """Return the field names and list indices of a ``$.a[0].b`` path, or None if it is not one."""
-    if not path.startswith("$"):
-        return None
+def _path_keys(path: str) -> list[str]:
+    """Return the field names, list indices and keys of a ``$.a[0]["b.c"]`` path."""
     keys: list[str] = []
-    position = 1
-    while position < len(path):
-        step = _PATH_STEP.match(path, position)
-        if step is None:
-            return None
-        keys.append(step.group(1) if step.group(1) is not None else step.group(2))
-        position = step.end()
+    for step in _PATH_STEP.finditer(path, 1):
+        if step.group(1) is not None:
+            keys.append(step.group(1))
+        elif step.group(2).startswith('"'):
+            keys.append(str(json.loads(step.group(2))))
+        else:
+            keys.append(step.group(2))
     return keys
 
 

@@ -93,6 +93,45 @@ def test_list_items_nested_by_index(client: httpx.Client) -> None:
     }
 
 
+def test_unusual_keys_nested_whole(client: httpx.Client) -> None:
+    spec = {
+        "query_kind": "spatial_aggregate",
+        "locations": {**DAILY, "a.b": 1, "c: d": 2, "[0]": 3},
+        "locations.aggregation_unit": "admin3",
+    }
+    response = client.post("/api/0/run", json=spec)
+
+    assert response.status_code == 400
+    assert response.json()["payload"]["validation_error_messages"] == {
+        "locations": {
+            "[0]": ["unknown field"],
+            "a.b": ["unknown field"],
+            "c: d": ["unknown field"],
+        },
+        "locations.aggregation_unit": ["unknown field"],
+    }
+    assert '$.locations["a.b"]: unknown field' in response.json()["msg"]
+
+
+def test_wrong_json_types_named(client: httpx.Client) -> None:
+    spec = {
+        "query_kind": "histogram_aggregate",
+        "metric": {
+            "query_kind": "event_count",
+            "start_date": "2016-01-01",
+            "end_date": "2016-01-02",
+        },
+        "bins": {"n_bins": 2},
+        "range": [1, 2, 3],
+    }
+    response = client.post("/api/0/run", json=spec)
+
+    assert response.status_code == 400
+    assert response.json()["payload"]["validation_error_messages"] == {
+        "range": ["must be a list of two numbers [lower_bound, upper_bound], got [1, 2, 3]"]
+    }
+
+
 def test_aggregate_by_required(client: httpx.Client) -> None:
     total = {
         "query_kind": "total_network_objects",

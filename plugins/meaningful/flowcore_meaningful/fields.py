@@ -18,6 +18,7 @@ from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from flowcore.errors import FieldValueError
 from flowcore.model.fields import ORDER_FREE, EventType, QueryId, RegionUnitName
 
 __all__ = [
@@ -77,19 +78,21 @@ def _check_labels(instance: Any, attribute: attrs.Attribute[Any], labels: Any) -
     """Reject the reserved and empty label names and shapes that overlap or touch."""
     for name in labels:
         if name == UNKNOWN_LABEL:
-            raise ValueError(
-                f"labels: {UNKNOWN_LABEL!r} is reserved for clusters outside every label shape; "
-                "use another name"
+            raise FieldValueError(
+                attribute.name,
+                f"{UNKNOWN_LABEL!r} is reserved for clusters outside every label shape; "
+                "use another name",
             )
         if not name:
-            raise ValueError("labels: a label name must not be empty")
+            raise FieldValueError(attribute.name, "a label name must not be empty")
     shapes = [(name, shape.geometry()) for name, shape in labels.items()]
     for index, (name, shape) in enumerate(shapes):
         for other_name, other in shapes[index + 1 :]:
             if shape.intersects(other):
-                raise ValueError(
-                    f"labels: the shapes of {name!r} and {other_name!r} overlap or touch; "
-                    "label shapes must be disjoint"
+                raise FieldValueError(
+                    attribute.name,
+                    f"the shapes of {name!r} and {other_name!r} overlap or touch; "
+                    "label shapes must be disjoint",
                 )
 
 

@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from flowcore.errors import FieldValueError
 from flowcore.kinds import QueryKind
 from flowcore.model.base import Aggregate, SubscriberMetric
 from flowcore.sql.context import BuildContext
@@ -116,23 +117,24 @@ def to_range(value: Any) -> HistogramRange | None:
         return value
     if isinstance(value, list | tuple):
         if len(value) != 2:
-            raise ValueError(
-                f"range must be a list of two numbers [lower_bound, upper_bound], got {value!r}"
+            raise FieldValueError(
+                "range", f"must be a list of two numbers [lower_bound, upper_bound], got {value!r}"
             )
         lower, upper = value
     elif isinstance(value, dict):
         unknown = sorted(set(value) - {"lower_bound", "upper_bound"})
         missing = sorted({"lower_bound", "upper_bound"} - set(value))
         if unknown or missing:
-            raise ValueError(
-                "range must have exactly the fields lower_bound and upper_bound, got "
-                f"{sorted(value)}"
+            raise FieldValueError(
+                "range",
+                f"must have exactly the fields lower_bound and upper_bound, got {sorted(value)}",
             )
         lower, upper = value["lower_bound"], value["upper_bound"]
     else:
-        raise ValueError(
-            "range must be an object {lower_bound, upper_bound} or a list of two numbers, "
-            f"got {value!r}"
+        raise FieldValueError(
+            "range",
+            "must be an object {lower_bound, upper_bound} or a list of two numbers, "
+            f"got {value!r}",
         )
     return HistogramRange(
         lower_bound=_number(lower, "lower_bound"), upper_bound=_number(upper, "upper_bound")

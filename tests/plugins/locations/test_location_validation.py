@@ -109,6 +109,11 @@ BAD_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
         ["$.sampling: Must provide exactly one of 'size' or 'fraction' for a random sample."],
     ),
     (
+        "modal sample too large",
+        {**modal(daily("2016-01-01")), "sampling": {"size": 2**31}},
+        [f"$.sampling.size: must be between 1 and {2**31 - 1}, got {2**31}"],
+    ),
+    (
         "modal of an aggregate",
         modal({"query_kind": "spatial_aggregate", "locations": daily("2016-01-01")}),
         [f"$.locations[0].query_kind: 'spatial_aggregate' is not one of {LOCATION_KINDS}"],

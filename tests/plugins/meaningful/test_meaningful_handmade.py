@@ -429,8 +429,8 @@ CROSSED = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [
     ("change", "message"),
     [
         ({"label": "lunch"}, "$: label is 'lunch', which is not one of the labels"),
-        ({"labels": {"unknown": HOME}}, "$: labels: 'unknown' is reserved"),
-        ({"labels": {"a": HOME, "b": HOME}}, "$: labels: the shapes of 'a' and 'b' overlap"),
+        ({"labels": {"unknown": HOME}}, "$.labels: 'unknown' is reserved"),
+        ({"labels": {"a": HOME, "b": HOME}}, "$.labels: the shapes of 'a' and 'b' overlap"),
         (
             {"labels": {"a": {"type": "Polygon", "coordinates": [[1, 2]]}}},
             "$.labels[a]: the coordinates are not a valid GeoJSON Polygon",

@@ -143,8 +143,8 @@ def test_bins_validation(converter: SpecConverter, bins: dict[str, Any], message
     [
         ([5, 1], "lower_bound should be less than upper_bound, got lower_bound 5.0"),
         ({"lower_bound": 2, "upper_bound": 2}, "lower_bound should be less than upper_bound"),
-        ([1, 2, 3], "range must be a list of two numbers"),
-        ({"lower_bound": 1}, "range must have exactly the fields lower_bound and upper_bound"),
+        ([1, 2, 3], "$.range: must be a list of two numbers"),
+        ({"lower_bound": 1}, "$.range: must have exactly the fields lower_bound and upper_bound"),
         (["a", 2], "range: lower_bound must be a number, got 'a'"),
     ],
 )
