@@ -75,6 +75,7 @@ class Planner:
             return BuiltQuery(
                 select=query,
                 reads=tuple(context.reads),
+                subsets=tuple(context.subsets),
                 index_columns=self._index_columns(kind, spec),
                 planner_settings=kind.planner_settings,
             )

@@ -156,7 +156,7 @@ class PostgresCacheBackend:
                 "spec": json.dumps(dict(plan.spec)),
             },
         )
-        self._record_dependencies(connection, plan)
+        self._record_dependencies(connection, plan, built)
         self._record_reads(connection, plan, built)
         # A fresh entry counts as read once, as in FlowKit.
         connection.execute(text("SELECT cache.touch_cache(:query_id)"), {"query_id": plan.query_id})
@@ -167,9 +167,12 @@ class PostgresCacheBackend:
             size_bytes=size_bytes,
         )
 
-    def _record_dependencies(self, connection: Connection, plan: PlannedQuery) -> None:
-        """Insert one dependencies row per nearest stored query below ``plan``."""
+    def _record_dependencies(
+        self, connection: Connection, plan: PlannedQuery, built: BuiltQuery
+    ) -> None:
+        """Insert one dependencies row per nearest stored query below ``plan`` or subset it read."""
         below = [node.query_id for node in plan.walk() if node is not plan]
+        below += built.subsets
         if not below:
             return
         stored = set(
@@ -181,8 +184,9 @@ class PostgresCacheBackend:
                 {"ids": below},
             ).scalars()
         )
-        nearest: list[str] = []
-        seen: set[str] = set()
+        # A subset is read as it is stored, so it is a nearest query whatever its own tree.
+        nearest: list[str] = [query_id for query_id in built.subsets if query_id in stored]
+        seen: set[str] = set(nearest)
         pending = list(plan.dependencies)
         while pending:
             node = pending.pop()
@@ -206,11 +210,12 @@ class PostgresCacheBackend:
     def _record_reads(self, connection: Connection, plan: PlannedQuery, built: BuiltQuery) -> None:
         """Insert the event date ranges the query read, directly or through stored queries.
 
-        The ranges of every stored query below it are copied too, so reloading a day finds
-        the result even after the query it was built on is evicted and its dependencies row
-        with it.
+        The ranges of every stored query below it and of its subscriber subsets are copied too,
+        so reloading a day finds the result even after the query it was built on is evicted
+        and its dependencies row with it.
         """
         below = [node.query_id for node in plan.walk() if node is not plan]
+        below += built.subsets
         if below:
             connection.execute(
                 text(

@@ -31,6 +31,8 @@ class BuiltQuery:
     index_columns: tuple[tuple[str, ...], ...] = ()
     #: PostgreSQL settings applied for the transaction that computes the result.
     planner_settings: tuple[tuple[str, str], ...] = ()
+    #: Ids of the stored queries read as subscriber subsets; the result depends on them.
+    subsets: tuple[str, ...] = ()
 
 
 @attrs.frozen(eq=False)

@@ -78,6 +78,8 @@ class BuildContext:
         self._resolve = resolve
         self.path = path
         self.reads: list[EventRead] = []
+        #: Ids of the stored queries this query reads as subscriber subsets.
+        self.subsets: list[str] = []
 
     # -- nested queries ------------------------------------------------------------------
 
@@ -275,6 +277,8 @@ class BuildContext:
         Events are inner-joined to it, as in FlowKit: a subscriber with several rows in the
         subset has each of their events counted once per row.
         """
+        if query_id not in self.subsets:
+            self.subsets.append(query_id)
         return table(f"x{query_id}", column("subscriber"), schema="cache")
 
     # -- locating events -----------------------------------------------------------------

@@ -604,6 +604,20 @@ def test_subset_rows_repeat_events(world: Session, world_dsn: str) -> None:
     assert from_events == expected
 
 
+def test_subset_result_invalidated_with_subset_day(world: Session) -> None:
+    # The subset's day reaches the result through the subset, even after the subset is evicted.
+    world.cache.clear()
+    subset = world.run(daily("2016-01-01"))
+    spec = ranged("event_count", "2016-01-02", "2016-01-05", subscriber_subset=subset.query_id)
+    counted = world.run(spec)
+    world.cache.invalidate(subset.query_id, cascade=False)
+    assert world.executor.state(counted.query_id) == "completed"
+
+    removed = world.cache.invalidate_dates("calls", dt.date(2016, 1, 1))
+
+    assert removed == [counted.query_id]
+
+
 def test_subset_needs_subscriber_column(world: Session) -> None:
     aggregate = world.run({"query_kind": "spatial_aggregate", "locations": daily("2016-01-02")})
     spec = ranged("event_count", "2016-01-01", "2016-01-05", subscriber_subset=aggregate.query_id)
