@@ -169,9 +169,11 @@ class Planner:
                 f"{path}.subscriber_subset: {subset!r} is not the id of a completed query; "
                 "run that query first"
             ]
+        # Private columns (a leading "_") are never released, so the message leaves them out.
         columns = [
             str(column["name"])
             for column in inspector.get_columns(cache_table_name(subset), schema="cache")
+            if not str(column["name"]).startswith("_")
         ]
         if "subscriber" in columns:
             return []

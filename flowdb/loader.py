@@ -134,8 +134,8 @@ def _plan_records(plan: LoadPlan, type_folder: Path) -> None:
             plan.days.extend(day_files)
             continue
         # Each file would replace the other's rows, so which one stays would depend on timing.
-        names = " and ".join(day_file.path.name for day_file in day_files)
-        message = f"{names} both hold {event_type.name} of {day.isoformat()}; keep one file per day"
+        names = ", ".join(day_file.path.name for day_file in day_files)
+        message = f"{names} hold {event_type.name} of {day.isoformat()}; keep one file per day"
         plan.unusable += [
             RejectedFile.from_errors(day_file.path, [LineError(None, message)])
             for day_file in day_files

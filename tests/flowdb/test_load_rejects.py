@@ -180,8 +180,7 @@ def test_two_files_of_one_day_rejected(fresh_dsn, tmp_path) -> None:
     ]
     message = report.rejected[0].errors[0].message
     assert message == (
-        "calls_20160103.csv and calls_20160103.csv.gz both hold calls of 2016-01-03; "
-        "keep one file per day"
+        "calls_20160103.csv, calls_20160103.csv.gz hold calls of 2016-01-03; keep one file per day"
     )
     assert not _partition_exists(fresh_dsn, "calls_20160103")
     assert _partition_exists(fresh_dsn, "calls_20160104")

@@ -629,6 +629,21 @@ def test_subset_needs_subscriber_column(world: Session) -> None:
     assert message.startswith(f"$.subscriber_subset: query '{aggregate.query_id}' has no ")
     assert "(its columns are pcod, value)" in message
 
+    # The private subscriber count of location_event_counts is left out of the message.
+    counts = world.run(
+        ranged(
+            "location_event_counts",
+            "2016-01-02",
+            "2016-01-03",
+            interval="day",
+            aggregation_unit="admin3",
+        )
+    )
+    with pytest.raises(InvalidSpecError) as raised:
+        world.run({**spec, "subscriber_subset": counts.query_id})
+    [message] = raised.value.messages
+    assert "(its columns are pcod, date, value)" in message
+
 
 def test_subset_must_be_stored(world: Session) -> None:
     spec = ranged("event_count", "2016-01-01", "2016-01-05", subscriber_subset="0" * 32)
