@@ -26,7 +26,14 @@ from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.exc import DBAPIError
 
 from flowcore.cache.backend import CacheBackend
-from flowcore.cache.locks import QUERY_ID_PATTERN, check_query_id, pg_locks_fields, query_lock_key
+from flowcore.cache.catalog import CACHE_SCHEMA
+from flowcore.cache.locks import (
+    QUERY_ID_PATTERN,
+    cache_table_name,
+    check_query_id,
+    pg_locks_fields,
+    query_lock_key,
+)
 from flowcore.cache.notify import Notifier
 from flowcore.cache.states import (
     AWOL,
@@ -41,8 +48,8 @@ from flowcore.cache.states import (
     reset,
     state_row,
 )
-from flowcore.errors import QueryNotFoundError
-from flowcore.execution.plan import PlannedQuery
+from flowcore.errors import FlowcoreError, QueryNotFoundError
+from flowcore.execution.plan import BuiltQuery, PlannedQuery
 from flowcore.execution.progress import Progress, read_progress
 from flowcore.execution.workers import (
     WorkerRegistration,
@@ -559,6 +566,7 @@ class Executor:
             if read_state(connection, node.query_id) != QueryState.EXECUTING:
                 connection.rollback()
                 return self._current_state(node.query_id)
+            _lock_subsets(connection, node, built)
             stored = self.backend.store(connection, node, built)
             finished = apply_event(connection, node.query_id, Event.FINISH)
             if finished is None:
@@ -838,6 +846,27 @@ class Executor:
         return self.backend.result_table(query_id)
 
 
+def _lock_subsets(connection: Connection, node: PlannedQuery, built: BuiltQuery) -> None:
+    """Take the shared lock of each subscriber subset the query reads, as of its dependencies.
+
+    Dependencies are locked when the query is claimed, but subsets are known only once it is
+    built. Removal needs the exclusive lock, so eviction skips a locked subset and
+    invalidation waits for it. The locks end with the connection, after the result is stored.
+
+    Raises:
+        FlowcoreError: when a subset is being removed or is no longer stored.
+    """
+    for query_id in built.subsets:
+        table_name = f"{CACHE_SCHEMA}.{cache_table_name(query_id)}"
+        locked = try_lock(connection, query_lock_key(query_id), shared=True)
+        exists = connection.execute(text("SELECT to_regclass(:name)"), {"name": table_name})
+        if not locked or exists.scalar() is None:
+            raise FlowcoreError(
+                f"the subscriber subset {query_id} is no longer stored; run it again, then "
+                f"query {node.query_id}"
+            )
+
+
 def _dependencies_first(plan: PlannedQuery) -> list[PlannedQuery]:
     """Return the queries of a tree, each once, every query after all of its dependencies."""
     order: list[PlannedQuery] = []
@@ -889,6 +918,9 @@ def _describe(error: BaseException) -> str:
             return str(primary)
         return str(error.orig).splitlines()[0]
     text_ = str(error).splitlines()[0] if str(error) else ""
+    if isinstance(error, FlowcoreError) and text_:
+        # flowcore's own messages are written for the user already.
+        return text_
     return f"{type(error).__name__}: {text_}" if text_ else type(error).__name__
 
 

@@ -464,6 +464,65 @@ def test_shrink_skips_result_in_use(
     assert [eviction.query_id for eviction in backend.shrink(0)] == [child.query_id]
 
 
+def _subset_reader(name: str, subset: PlannedQuery, seconds: float) -> PlannedQuery:
+    """A query that sleeps, then counts the rows of ``subset``, which it reads as a subset."""
+
+    def build() -> BuiltQuery:
+        # The sleep comes first, so the statement reaches the subset's table only at its end.
+        slept = sa.select(sa.func.pg_sleep(seconds).label("slept")).cte("slept")
+        table = sa.table(f"x{subset.query_id}", sa.column("value"), schema="cache")
+        counted = sa.select(sa.func.count().label("value")).select_from(
+            slept.join(table, sa.true())
+        )
+        return BuiltQuery(counted, subsets=(subset.query_id,))
+
+    return PlannedQuery(
+        query_id=hashlib.md5(name.encode()).hexdigest(),
+        query_kind="test_series",
+        spec={"query_kind": "test_series", "name": name},
+        dependencies=(),
+        build=build,
+    )
+
+
+def test_shrink_skips_subset_in_use(
+    engine: sa.Engine,
+    backend: PostgresCacheBackend,
+    executor: Executor,
+    store: Callable[[PlannedQuery], str],
+) -> None:
+    subset = series_plan("subset while evicting", rows=4)
+    store(subset)
+    age_entries(engine, [subset.query_id])
+    reader = _subset_reader("slow subset reader", subset, 1.5)
+    executor.submit(reader)
+    deadline = time.monotonic() + 20
+    while executor.state(reader.query_id) != "executing" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+
+    assert backend.shrink(0) == []
+    assert executor.wait(reader.query_id, timeout=30) == "completed"
+    assert fetch_one(engine, f"SELECT value FROM cache.x{reader.query_id}") == 4
+
+
+def test_missing_subset_errors_with_reason(
+    backend: PostgresCacheBackend, executor: Executor, store: Callable[[PlannedQuery], str]
+) -> None:
+    subset = series_plan("subset removed before use", rows=4)
+    store(subset)
+    backend.invalidate(subset.query_id, cascade=False)
+    reader = _subset_reader("reader of a removed subset", subset, 0)
+
+    executor.submit(reader)
+
+    assert executor.wait(reader.query_id, timeout=30) == "errored"
+    assert executor.error(reader.query_id) == (
+        f"the subscriber subset {subset.query_id} is no longer stored; run it again, then "
+        f"query {reader.query_id}"
+    )
+
+
 # -- invalidation ------------------------------------------------------------------------
 
 
