@@ -112,7 +112,8 @@ def _plan_records(plan: LoadPlan, type_folder: Path) -> None:
     files = sorted(
         path
         for path in type_folder.iterdir()
-        if path.is_file() and (path.name.endswith(".csv") or path.name.endswith(".csv.gz"))
+        # Any case, so a file named .CSV is rejected with the expected name, not skipped.
+        if path.is_file() and path.name.lower().endswith((".csv", ".csv.gz"))
     )
     event_type = EVENT_TYPES.get(type_folder.name)
     if event_type is None:

@@ -224,6 +224,7 @@ def test_bad_header_rejected(fresh_dsn, tmp_path, header, message) -> None:
     [
         ("records/calls/calls_2016-01-03.csv", "file name 'calls_2016-01-03.csv' is invalid"),
         ("records/calls/calls_20161303.csv", "contains an invalid date '20161303'"),
+        ("records/calls/calls_20160103.CSV", "file name 'calls_20160103.CSV' is invalid"),
         ("records/forwards/forwards_20160103.csv", "folder records/forwards is not an event type"),
     ],
 )
