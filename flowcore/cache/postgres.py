@@ -82,6 +82,12 @@ def _as_float(value: Decimal | float | int | None) -> float:
         return float("inf")
 
 
+def _stored_inputs(plan: PlannedQuery, built: BuiltQuery) -> list[str]:
+    """Return the ids of every query below ``plan`` and of the subsets its SQL reads."""
+    below = [node.query_id for node in plan.walk() if node is not plan]
+    return below + [query_id for query_id in built.subsets if query_id not in below]
+
+
 class PostgresCacheBackend:
     """Stores results as tables in the ``cache`` schema with FlowKit's metadata rows.
 
@@ -156,8 +162,9 @@ class PostgresCacheBackend:
                 "spec": json.dumps(dict(plan.spec)),
             },
         )
-        self._record_dependencies(connection, plan, built)
-        self._record_reads(connection, plan, built)
+        inputs = _stored_inputs(plan, built)
+        self._record_dependencies(connection, plan, built, inputs)
+        self._record_reads(connection, plan, built, inputs)
         # A fresh entry counts as read once, as in FlowKit.
         connection.execute(text("SELECT cache.touch_cache(:query_id)"), {"query_id": plan.query_id})
         return StoredResult(
@@ -168,11 +175,12 @@ class PostgresCacheBackend:
         )
 
     def _record_dependencies(
-        self, connection: Connection, plan: PlannedQuery, built: BuiltQuery
+        self, connection: Connection, plan: PlannedQuery, built: BuiltQuery, below: list[str]
     ) -> None:
-        """Insert one dependencies row per nearest stored query below ``plan`` or subset it read."""
-        below = [node.query_id for node in plan.walk() if node is not plan]
-        below += built.subsets
+        """Insert one dependencies row per nearest stored query below ``plan`` or subset it read.
+
+        ``below`` lists every query id under ``plan`` and its subsets (``_stored_inputs``).
+        """
         if not below:
             return
         stored = set(
@@ -207,15 +215,15 @@ class PostgresCacheBackend:
                 [{"query_id": plan.query_id, "depends_on": other} for other in nearest],
             )
 
-    def _record_reads(self, connection: Connection, plan: PlannedQuery, built: BuiltQuery) -> None:
+    def _record_reads(
+        self, connection: Connection, plan: PlannedQuery, built: BuiltQuery, below: list[str]
+    ) -> None:
         """Insert the event date ranges the query read, directly or through stored queries.
 
         The ranges of every stored query below it and of its subscriber subsets are copied too,
         so reloading a day finds the result even after the query it was built on is evicted
         and its dependencies row with it.
         """
-        below = [node.query_id for node in plan.walk() if node is not plan]
-        below += built.subsets
         if below:
             connection.execute(
                 text(
@@ -482,9 +490,12 @@ class PostgresCacheBackend:
                 .all()
             )
         what = f"{event_type} events" if event_type else "events"
-        reason = f"{what} of {day.isoformat()} were reloaded"
+        return self._invalidate_each(affected, f"{what} of {day.isoformat()} were reloaded")
+
+    def _invalidate_each(self, query_ids: Sequence[str], reason: str) -> list[str]:
+        """Invalidate each result with its dependants, skipping those already removed."""
         removed: list[str] = []
-        for query_id in affected:
+        for query_id in query_ids:
             if query_id not in removed:
                 removed.extend(self.invalidate(query_id, cascade=True, reason=reason))
         return removed
@@ -500,11 +511,7 @@ class PostgresCacheBackend:
                 .scalars()
                 .all()
             )
-        removed: list[str] = []
-        for query_id in stored:
-            if query_id not in removed:
-                removed.extend(self.invalidate(query_id, cascade=True, reason=reason))
-        return removed
+        return self._invalidate_each(stored, reason)
 
     def shrink(self, target_bytes: int | None = None, *, dry_run: bool = False) -> list[Eviction]:
         """Evict the lowest-scored results until the cache is at most ``target_bytes``.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine
@@ -11,6 +13,16 @@ from flowcore.cache.postgres import PostgresCacheBackend
 from flowdb.config import sqlalchemy_url
 
 __all__ = ["invalidate_reloaded_day", "invalidate_reloaded_table"]
+
+
+@contextmanager
+def _backend(dsn: str, hook: Any) -> Iterator[PostgresCacheBackend]:
+    """Yield a cache backend on a small engine of its own, disposed of afterwards."""
+    engine = create_engine(sqlalchemy_url(dsn), pool_size=1, max_overflow=1)
+    try:
+        yield PostgresCacheBackend(engine, hook=hook)
+    finally:
+        engine.dispose()
 
 
 def invalidate_reloaded_day(
@@ -23,11 +35,8 @@ def invalidate_reloaded_day(
     """
     # NOTE: a query that read the old day and is still executing when this runs stores its
     # result afterwards, and that stale result stays until it is invalidated again.
-    engine = create_engine(sqlalchemy_url(dsn), pool_size=1, max_overflow=1)
-    try:
-        return PostgresCacheBackend(engine, hook=hook).invalidate_dates(event_type, day)
-    finally:
-        engine.dispose()
+    with _backend(dsn, hook) as backend:
+        return backend.invalidate_dates(event_type, day)
 
 
 def invalidate_reloaded_table(dsn: str, table: str, *, hook: Any = None) -> list[str]:
@@ -35,9 +44,5 @@ def invalidate_reloaded_table(dsn: str, table: str, *, hook: Any = None) -> list
 
     Every location-based result depends on the cells and the regions, so all results go.
     """
-    engine = create_engine(sqlalchemy_url(dsn), pool_size=1, max_overflow=1)
-    try:
-        backend = PostgresCacheBackend(engine, hook=hook)
+    with _backend(dsn, hook) as backend:
         return backend.invalidate_all(f"{table} was reloaded")
-    finally:
-        engine.dispose()

@@ -393,16 +393,16 @@ def _drop_nulls_with_defaults(value: Mapping[str, Any], cls: type) -> dict[str, 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _key_step(key: Any) -> str:
-    """Return the path step of an object key: ``.name``, or ``["a.b"]`` for unusual keys."""
-    text = str(key)
-    return f".{text}" if _PLAIN_KEY.fullmatch(text) else f"[{json.dumps(text)}]"
-
-
 def _index_step(index: Any) -> str:
     """Return the path step of a list index or mapping key: ``[0]``, ``[home]`` or ``["a b"]``."""
     text = str(index)
     return f"[{text}]" if _PLAIN_KEY.fullmatch(text) else f"[{json.dumps(text)}]"
+
+
+def _key_step(key: Any) -> str:
+    """Return the path step of an object key: ``.name``, or ``["a.b"]`` for unusual keys."""
+    text = str(key)
+    return f".{text}" if _PLAIN_KEY.fullmatch(text) else _index_step(text)
 
 
 def _flatten(error: BaseException, path: str) -> list[str]:

@@ -171,6 +171,13 @@ def age_entries(engine: sa.Engine, query_ids: Sequence[str], days: int = 2) -> N
     )
 
 
+def wait_until_executing(executor: Executor, query_id: str, timeout: float = 20) -> None:
+    """Poll until a query is executing, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while executor.state(query_id) != "executing" and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def set_compute_time(engine: sa.Engine, query_id: str, milliseconds: float) -> None:
     """Overwrite an entry's compute time, which scales its score."""
     execute(
@@ -454,9 +461,7 @@ def test_shrink_skips_result_in_use(
         build=build,
     )
     executor.submit(parent)
-    deadline = time.monotonic() + 20
-    while executor.state(parent.query_id) != "executing" and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until_executing(executor, parent.query_id)
 
     assert backend.shrink(0) == []
     assert executor.wait(parent.query_id, timeout=30) == "completed"
@@ -496,9 +501,7 @@ def test_shrink_skips_subset_in_use(
     age_entries(engine, [subset.query_id])
     reader = _subset_reader("slow subset reader", subset, 1.5)
     executor.submit(reader)
-    deadline = time.monotonic() + 20
-    while executor.state(reader.query_id) != "executing" and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until_executing(executor, reader.query_id)
     time.sleep(0.3)
 
     assert backend.shrink(0) == []
