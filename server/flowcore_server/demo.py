@@ -212,10 +212,10 @@ def _run_queries(url: str, token: str) -> None:
         disable_progress=True,
     )
     print(counts.sort_values("value", ascending=False).head(15).to_string(index=False))
-    shown = min(15, len(counts))
+    printed_rows = min(15, len(counts))
     print(
-        f"(the {shown} largest of {len(counts)} districts; counts of 15 or fewer subscribers "
-        "are withheld)"
+        f"(the {printed_rows} largest of {len(counts)} districts; counts of 15 or fewer "
+        "subscribers are withheld)"
     )
 
     _step(f"Subscribers moving between provinces (admin1) from {first} to {second}")

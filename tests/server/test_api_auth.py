@@ -1,6 +1,6 @@
 """Token checks and grants of the HTTP API: forged or expired tokens and narrow scopes.
 
-Every refused request must answer 401 (no token or an expired one), 422 (an invalid token) or
+Every rejected request must answer 401 (no token or an expired one), 422 (an invalid token) or
 403 (valid token, scopes missing) with a ``msg``, and never run anything.
 """
 
@@ -287,7 +287,7 @@ def test_narrow_token_geojson_needs_geography_scope(narrow_client: httpx.Client)
     assert response.status_code == 403
 
 
-def test_narrow_token_refused_foreign_query(
+def test_foreign_query_rejected_for_narrow_token(
     narrow_client: httpx.Client, api_server: RunningServer, universal_token: str
 ) -> None:
     with api_server.client(universal_token) as owner:
@@ -295,10 +295,10 @@ def test_narrow_token_refused_foreign_query(
     unknown = "f" * 32
 
     for route in ("poll", "get"):
-        refused = narrow_client.get(f"/api/0/{route}/{foreign}")
+        rejected = narrow_client.get(f"/api/0/{route}/{foreign}")
         missing = narrow_client.get(f"/api/0/{route}/{unknown}")
-        assert refused.status_code == 403
-        assert refused.json() == {"msg": "User claims verification failed"}
+        assert rejected.status_code == 403
+        assert rejected.json() == {"msg": "User claims verification failed"}
         assert missing.status_code == 404
 
 
