@@ -91,10 +91,16 @@ class Planner:
         return node
 
     def inline_sql(self, spec: QuerySpec, availability: Availability | None = None) -> Select[Any]:
-        """Return the full SELECT of ``spec`` with every nested query inlined."""
+        """Return the full SELECT of ``spec`` with every nested query inlined.
+
+        Without ``availability`` it is loaded, and the subsets and mapping tables the spec names
+        are checked as :meth:`plan` checks them, so SQL is never shown for a spec that would be
+        rejected.
+        """
         if availability is None:
             with self.engine.connect() as connection:
                 availability = Availability.load(connection)
+                self._check_references(spec, connection)
         return self._inline(spec, availability, "$")
 
     def _inline(self, spec: QuerySpec, availability: Availability, path: str) -> Select[Any]:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import flowcore
 from flowcore.cli import main
+from flowcore.errors import InvalidSpecError
 from flowcore.session import Session
 
 
@@ -115,3 +116,27 @@ def test_cli_sql_runs_in_database(testdata_dsn: str, tmp_path: Path) -> None:
     with psycopg.connect(testdata_dsn, options="-c timezone=UTC") as connection:
         rows = connection.execute(outcome.output).fetchall()
     assert len(rows) > 100
+
+
+def test_sql_of_unknown_subset_is_rejected(
+    session: Session, testdata_dsn: str, tmp_path: Path
+) -> None:
+    spec = {
+        "query_kind": "daily_location",
+        "date": "2016-01-01",
+        "method": "last",
+        "aggregation_unit": "admin3",
+        "subscriber_subset": "0" * 32,
+    }
+    with pytest.raises(InvalidSpecError) as raised:
+        session.sql(spec)
+    assert raised.value.messages == [
+        f"$.subscriber_subset: '{'0' * 32}' is not the id of a completed query; "
+        "run that query first"
+    ]
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    outcome = CliRunner().invoke(main, ["run", str(spec_file), "--sql", "--dsn", testdata_dsn])
+    assert outcome.exit_code == 1
+    assert "is not the id of a completed query" in outcome.output
+    assert "SELECT" not in outcome.output
