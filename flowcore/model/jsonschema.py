@@ -115,7 +115,26 @@ def _field_schema(field: attrs.Attribute[Any], annotation: Any, registry: Regist
     if description:
         schema["description"] = description
     schema.update(field.metadata.get("json_schema", {}))
-    return schema
+    return _typed_nullable(schema)
+
+
+def _typed_nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """Move ``nullable`` into the first typed alternative of a schema without a ``type``.
+
+    OpenAPI 3.0 ignores ``nullable`` without a ``type`` beside it, as in a ``oneOf`` of an
+    object and an array. One alternative takes it, so that null matches exactly one of a
+    ``oneOf``.
+    """
+    alternatives = next((key for key in ("oneOf", "anyOf") if key in schema), None)
+    if not schema.get("nullable") or "type" in schema or alternatives is None:
+        return schema
+    members = list(schema[alternatives])
+    typed = next((i for i, member in enumerate(members) if "type" in member), None)
+    if typed is None:
+        return schema
+    members[typed] = {**members[typed], "nullable": True}
+    rest = {key: value for key, value in schema.items() if key != "nullable"}
+    return {**rest, alternatives: members}
 
 
 def _json_default(default: Any) -> Any:
@@ -171,7 +190,7 @@ def _plain_type_schema(annotation: Any, registry: Registry) -> dict[str, Any]:
     if annotation is dt.datetime:
         return {
             "type": "string",
-            "format": "date",
+            "anyOf": [{"format": "date"}, {"format": "date-time"}],
             "description": "ISO 8601 date such as 2016-01-01; a date and time is accepted too.",
         }
     if annotation is dt.date:

@@ -144,7 +144,33 @@ def test_dates(test_registry: Registry) -> None:
     date = kind_schema(test_registry, "test_located")["properties"]["date"]
 
     assert date["type"] == "string"
-    assert date["format"] == "date"
+    assert date["anyOf"] == [{"format": "date"}, {"format": "date-time"}]
+
+
+def test_nullable_alternatives_carry_their_type(registry: Registry) -> None:
+    # OpenAPI 3.0 ignores "nullable" unless "type" stands beside it.
+    histogram_range = query_schemas(registry)["histogram_aggregate"]["properties"]["range"]
+
+    assert "nullable" not in histogram_range
+    assert [member["type"] for member in histogram_range["oneOf"]] == ["object", "array"]
+    assert [member.get("nullable") for member in histogram_range["oneOf"]] == [True, None]
+    validator = _validator(registry, "histogram_aggregate")
+    spec = dict(registry.kinds["histogram_aggregate"].example)
+    for value in (None, [0, 10], {"lower_bound": 0, "upper_bound": 10}):
+        assert validator.is_valid({**spec, "range": value}), value
+    assert not validator.is_valid({**spec, "range": "0-10"})
+
+
+def test_every_nullable_has_a_type(registry: Registry) -> None:
+    def untyped(schema: Any) -> list[Any]:
+        if isinstance(schema, list):
+            return [fault for item in schema for fault in untyped(item)]
+        if not isinstance(schema, dict):
+            return []
+        own = [schema] if schema.get("nullable") and not {"type", "allOf"} & set(schema) else []
+        return own + [fault for value in schema.values() for fault in untyped(value)]
+
+    assert untyped(query_schemas(registry)) == []
 
 
 def test_description_and_example(test_registry: Registry) -> None:
