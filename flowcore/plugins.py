@@ -16,6 +16,7 @@ from typing import Any
 
 import pluggy
 from stevedore import ExtensionManager
+from stevedore.extension import Extension
 
 from flowcore import hookspecs
 from flowcore.errors import PluginError
@@ -43,6 +44,30 @@ def _distribution_of(entry_point: Any) -> str:
     return f"entry point {entry_point.name!r}"
 
 
+class _ImportAborted(Exception):
+    """Failure of a plugin module that raised a BaseException such as SystemExit on import."""
+
+
+class _PluginExtensionManager(ExtensionManager[Any]):
+    """An extension manager that reports a plugin's SystemExit on import as a load failure."""
+
+    def _load_one_plugin(
+        self,
+        ep: importlib.metadata.EntryPoint,
+        invoke_on_load: bool,
+        invoke_args: tuple[Any],
+        invoke_kwds: dict[str, Any],
+    ) -> Extension[Any] | None:
+        try:
+            return super()._load_one_plugin(ep, invoke_on_load, invoke_args, invoke_kwds)
+        except (KeyboardInterrupt, Exception):
+            raise
+        except BaseException as error:
+            # stevedore catches only Exception, so a SystemExit from one plugin's import would end
+            # the whole program. Turn it into an ordinary load failure of that plugin instead.
+            raise _ImportAborted(f"it raised {error!r} while being imported") from error
+
+
 def _discover(strict: bool) -> list[tuple[str, object]]:
     """Import every ``flowcore.plugins`` entry point; log (or raise, when strict) failures."""
 
@@ -59,7 +84,7 @@ def _discover(strict: bool) -> list[tuple[str, object]]:
             error,
         )
 
-    manager: ExtensionManager[Any] = ExtensionManager(
+    manager = _PluginExtensionManager(
         namespace=ENTRY_POINT_GROUP,
         invoke_on_load=False,
         on_load_failure_callback=on_failure,

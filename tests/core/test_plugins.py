@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -58,33 +59,78 @@ def test_misspelt_hook_fails_loudly() -> None:
         build_plugin_manager(extra_plugins=[typo])
 
 
+AddDistribution = Callable[..., None]
+
+
 @pytest.fixture
-def broken_distribution(tmp_path: Path):
-    """A distribution on sys.path whose flowcore plugin entry point fails to import."""
-    dist_info = tmp_path / "flowcore_broken_plugin-0.0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: flowcore-broken-plugin\nVersion: 0.0.1\n"
-    )
-    (dist_info / "entry_points.txt").write_text(
-        "[flowcore.plugins]\nbroken = flowcore_broken_plugin_module\n"
-    )
-    (tmp_path / "flowcore_broken_plugin_module.py").write_text(
-        textwrap.dedent(
-            """
-            raise ImportError("this plugin needs a library that is not installed")
-            """
+def fake_distributions(tmp_path: Path) -> Iterator[AddDistribution]:
+    """Put throwaway distributions on sys.path, each in its own folder, in the order added.
+
+    A folder with a ``*.dist-info`` containing METADATA and entry_points.txt is enough for
+    importlib.metadata to find a distribution. The plugin modules are plain files beside it.
+    """
+    folders: list[str] = []
+    modules: list[str] = []
+
+    def add(
+        name: str, version: str, entry_points: str, files: dict[str, str] | None = None
+    ) -> None:
+        folder = tmp_path / f"site-{len(folders)}"
+        dist_info = folder / f"{name.replace('-', '_')}-{version}.dist-info"
+        dist_info.mkdir(parents=True)
+        (dist_info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
         )
-    )
-    # stevedore keeps entry points per process; forget them so the new distribution is seen.
+        (dist_info / "entry_points.txt").write_text(f"[flowcore.plugins]\n{entry_points}")
+        for module, source in (files or {}).items():
+            (folder / f"{module}.py").write_text(textwrap.dedent(source))
+            modules.append(module)
+        # Ahead of site-packages, so these entry points are found before the installed ones.
+        sys.path.insert(len(folders), str(folder))
+        folders.append(str(folder))
+
+    # stevedore caches entry points per process, so clear them to let it see the new ones.
     ExtensionManager.ENTRY_POINT_CACHE.clear()
-    sys.path.insert(0, str(tmp_path))
     try:
-        yield
+        yield add
     finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("flowcore_broken_plugin_module", None)
+        for folder in folders:
+            sys.path.remove(folder)
+        for module in modules:
+            sys.modules.pop(module, None)
         ExtensionManager.ENTRY_POINT_CACHE.clear()
+
+
+@pytest.fixture
+def broken_distribution(fake_distributions: AddDistribution) -> None:
+    """A distribution whose flowcore plugin entry point fails to import."""
+    fake_distributions(
+        "flowcore-broken-plugin",
+        "0.0.1",
+        "broken = flowcore_broken_plugin_module\n",
+        {
+            "flowcore_broken_plugin_module": """
+                raise ImportError("this plugin needs a library that is not installed")
+                """
+        },
+    )
+
+
+@pytest.fixture
+def exiting_distribution(fake_distributions: AddDistribution) -> None:
+    """A distribution whose flowcore plugin module calls sys.exit while being imported."""
+    fake_distributions(
+        "flowcore-exiting-plugin",
+        "0.0.2",
+        "exiting = flowcore_exiting_plugin_module\n",
+        {
+            "flowcore_exiting_plugin_module": """
+                import sys
+
+                sys.exit(3)
+                """
+        },
+    )
 
 
 @pytest.mark.usefixtures("broken_distribution")
@@ -113,3 +159,52 @@ def test_plugins_command_reports_broken_plugin(monkeypatch: pytest.MonkeyPatch) 
     assert result.output.startswith("Error: plugin ")
     assert "flowcore-broken-plugin" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.usefixtures("exiting_distribution")
+def test_exiting_plugin_skipped_with_log(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="flowcore.plugins"):
+        registry = load_registry(build_plugin_manager(Settings(strict_plugins=False)))
+    assert "daily_location" in registry.kinds
+    [record] = [r for r in caplog.records if "flowcore-exiting-plugin" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == (
+        "skipping plugin flowcore_exiting_plugin_module from flowcore-exiting-plugin 0.0.2: "
+        "it failed to load: it raised SystemExit(3) while being imported"
+    )
+
+
+@pytest.mark.usefixtures("exiting_distribution")
+def test_exiting_plugin_fails_in_strict_mode() -> None:
+    with pytest.raises(PluginError) as caught:
+        build_plugin_manager(Settings(strict_plugins=True))
+    assert str(caught.value) == (
+        "plugin flowcore_exiting_plugin_module from flowcore-exiting-plugin 0.0.2 failed to "
+        "load: it raised SystemExit(3) while being imported"
+    )
+
+
+@pytest.mark.usefixtures("exiting_distribution")
+def test_plugins_command_reports_exiting_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWCORE_STRICT_PLUGINS", "true")
+
+    result = CliRunner().invoke(main, ["plugins"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: plugin flowcore_exiting_plugin_module from flowcore-exiting-plugin 0.0.2 "
+        "failed to load: it raised SystemExit(3) while being imported\n"
+    )
+
+
+@pytest.mark.usefixtures("exiting_distribution")
+def test_plugins_command_skips_exiting_plugin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWCORE_STRICT_PLUGINS", "false")
+
+    result = CliRunner().invoke(main, ["plugins"])
+
+    assert result.exit_code == 0
+    assert "flowcore-locations" in result.output
+    assert "daily_location" in result.output
