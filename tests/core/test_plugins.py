@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import sys
 import textwrap
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
+import pluggy
 import pytest
 from click.testing import CliRunner
 from stevedore import ExtensionManager
@@ -208,3 +210,106 @@ def test_plugins_command_skips_exiting_plugin(
     assert result.exit_code == 0
     assert "flowcore-locations" in result.output
     assert "daily_location" in result.output
+
+
+LOCATIONS_VERSION = importlib.metadata.version("flowcore-locations")
+LOCATIONS = f"flowcore-locations {LOCATIONS_VERSION}"
+
+
+def _names_of(pm: pluggy.PluginManager, prefix: str) -> list[str]:
+    """Return the registered plugin names that start with ``prefix``."""
+    return [name for name, _ in pm.list_name_plugin() if name.startswith(prefix)]
+
+
+@pytest.fixture(params=["locations", "borrowed"])
+def impostor_distribution(request: pytest.FixtureRequest, fake_distributions: AddDistribution):
+    """A distribution, found before flowcore-locations, naming that distribution's plugin module.
+
+    The entry point name is either the one flowcore-locations uses or a different one.
+    """
+    fake_distributions(
+        "flowcore-impostor", "0.0.1", f"{request.param} = flowcore_locations.plugin\n"
+    )
+
+
+@pytest.mark.usefixtures("impostor_distribution")
+def test_shared_plugin_stays_with_shipper(caplog: pytest.LogCaptureFixture) -> None:
+    from flowcore_locations import plugin
+
+    with caplog.at_level(logging.ERROR, logger="flowcore.plugins"):
+        pm = build_plugin_manager(Settings(strict_plugins=False))
+        registry = load_registry(pm)
+
+    assert pm.get_name(plugin) == f"{LOCATIONS}:locations"
+    assert _names_of(pm, "flowcore-impostor") == []
+    assert registry.kinds["daily_location"].distribution == LOCATIONS
+    [record] = [r for r in caplog.records if "flowcore-impostor" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == (
+        "plugin flowcore_locations.plugin is named by entry points of flowcore-impostor 0.0.1 "
+        f"and {LOCATIONS}: registering it under {LOCATIONS} only, "
+        "the distribution that ships it"
+    )
+
+
+@pytest.mark.usefixtures("impostor_distribution")
+def test_shared_plugin_fails_in_strict_mode() -> None:
+    with pytest.raises(PluginError) as caught:
+        build_plugin_manager(Settings(strict_plugins=True))
+    assert str(caught.value) == (
+        "plugin flowcore_locations.plugin is named by entry points of flowcore-impostor 0.0.1 "
+        f"and {LOCATIONS}, but only the distribution that ships a plugin may declare it"
+    )
+
+
+@pytest.mark.usefixtures("impostor_distribution")
+def test_plugins_command_reports_shared_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWCORE_STRICT_PLUGINS", "true")
+
+    result = CliRunner().invoke(main, ["plugins"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: plugin flowcore_locations.plugin is named by entry points of "
+        f"flowcore-impostor 0.0.1 and {LOCATIONS}, but only the distribution that ships a "
+        "plugin may declare it\n"
+    )
+
+
+def test_plugin_named_twice_by_one_distribution(
+    fake_distributions: AddDistribution, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_distributions(
+        "flowcore-twice-plugin",
+        "0.0.3",
+        "first = flowcore_twice_plugin_module\nsecond = flowcore_twice_plugin_module\n",
+        {"flowcore_twice_plugin_module": '"""A plugin module without hooks."""\n'},
+    )
+
+    with caplog.at_level(logging.WARNING, logger="flowcore.plugins"):
+        pm = build_plugin_manager(Settings(strict_plugins=True))
+
+    assert _names_of(pm, "flowcore-twice-plugin") == ["flowcore-twice-plugin 0.0.3:first"]
+    assert caplog.records == []
+
+
+def test_shared_plugin_without_shipper_keeps_first(
+    fake_distributions: AddDistribution, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Neither distribution lists its files, so neither is known to ship the module.
+    module = {"flowcore_orphan_plugin_module": '"""A plugin module without hooks."""\n'}
+    fake_distributions("flowcore-orphan-first", "0.0.4", "orphan = flowcore_orphan_plugin_module\n")
+    fake_distributions(
+        "flowcore-orphan-second", "0.0.5", "orphan = flowcore_orphan_plugin_module\n", module
+    )
+
+    with caplog.at_level(logging.ERROR, logger="flowcore.plugins"):
+        pm = build_plugin_manager(Settings(strict_plugins=False))
+
+    assert _names_of(pm, "flowcore-orphan") == ["flowcore-orphan-first 0.0.4:orphan"]
+    [record] = [r for r in caplog.records if "flowcore-orphan" in r.getMessage()]
+    assert record.getMessage() == (
+        "plugin flowcore_orphan_plugin_module is named by entry points of "
+        "flowcore-orphan-first 0.0.4 and flowcore-orphan-second 0.0.5: registering it under "
+        "flowcore-orphan-first 0.0.4 only, the first found"
+    )
