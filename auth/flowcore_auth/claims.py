@@ -3,7 +3,8 @@
 Tokens of FlowKit 1.34 carry the roles as a JSON object, role name to a list of scope
 strings. By default the object is gzip-compressed and base64-encoded into a string (the
 base64 text may be wrapped over several lines, MIME style). Uncompressed, ``user_claims``
-is the JSON object itself.
+is the JSON object itself. Tokens of FlowKit 1.10 to 1.17 carry a list of path scopes
+instead, compressed the same way (``flowcore_auth.path_scopes``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,22 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 
-from flowcore_auth.errors import AuthenticationError
+import attrs
 
-__all__ = ["decode_user_claims", "encode_user_claims"]
+from flowcore_auth.errors import AuthenticationError
+from flowcore_auth.path_scopes import PathGrants, expand_path_scopes
+
+__all__ = ["UserClaims", "decode_user_claims", "encode_user_claims", "read_user_claims"]
+
+
+@attrs.frozen
+class UserClaims:
+    """Permissions read from ``user_claims``: roles, or the path grants of an older token."""
+
+    #: Role name to its scopes; empty for a token with path scopes.
+    roles: Mapping[str, frozenset[str]]
+    #: The grants of a token with path scopes, or None for a token with roles.
+    path_grants: PathGrants | None = None
 
 
 def encode_user_claims(
@@ -37,13 +51,29 @@ def encode_user_claims(
 
 
 def decode_user_claims(value: object) -> Mapping[str, frozenset[str]]:
-    """Decode a ``user_claims`` value into role name to scopes.
+    """Decode a ``user_claims`` value of roles into role name to scopes.
 
     ``value`` is compressed base64 text or the JSON object itself. Raises
+    AuthenticationError saying what is malformed, also for a list of path scopes.
+    """
+    claims = read_user_claims(value)
+    if claims.path_grants is not None:
+        raise AuthenticationError(
+            "Invalid user_claims: expected roles, got the path scopes of FlowKit 1.10 to 1.17"
+        )
+    return claims.roles
+
+
+def read_user_claims(value: object) -> UserClaims:
+    """Decode a ``user_claims`` value holding roles or a list of path scopes.
+
+    ``value`` is compressed base64 text or the JSON value itself. Raises
     AuthenticationError saying what is malformed.
     """
     document = _decompress(value) if isinstance(value, str) else value
-    return _roles_from_document(document)
+    if isinstance(document, list):
+        return UserClaims(roles={}, path_grants=_path_grants_from_document(document))
+    return UserClaims(roles=_roles_from_document(document))
 
 
 def _decompress(text: str) -> object:
@@ -66,18 +96,20 @@ def _decompress(text: str) -> object:
         ) from None
 
 
+def _path_grants_from_document(document: list[object]) -> PathGrants:
+    for scope in document:
+        if not isinstance(scope, str):
+            raise AuthenticationError(
+                f"Invalid user_claims: a path scope is {_json_type_name(scope)}, not a string"
+            )
+    return expand_path_scopes(str(scope) for scope in document)
+
+
 def _roles_from_document(document: object) -> dict[str, frozenset[str]]:
-    if isinstance(document, list):
-        # NOTE: the list of "<action>&<path>" strings used by FlowKit 1.10 to 1.17 is not
-        # supported, because grants here are checked against per-role scope triplets.
-        raise AuthenticationError(
-            "Invalid user_claims: the list format of FlowKit 1.10 to 1.17 is not supported; "
-            "issue a new token with roles"
-        )
     if not isinstance(document, dict):
         raise AuthenticationError(
             "Invalid user_claims: expected an object mapping role names to lists of scopes, "
-            f"got {_json_type_name(document)}"
+            f"or a list of path scopes, got {_json_type_name(document)}"
         )
 
     roles: dict[str, frozenset[str]] = {}

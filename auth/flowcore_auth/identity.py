@@ -8,6 +8,8 @@ from types import MappingProxyType
 
 import attrs
 
+from flowcore_auth.path_scopes import PathGrants
+
 __all__ = ["Identity"]
 
 
@@ -17,7 +19,7 @@ def _freeze_roles(roles: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[
 
 @attrs.frozen
 class Identity:
-    """Caller of a request as read from a verified token: the user name and each role's scopes."""
+    """Caller of a request as read from a verified token: the user name and its permissions."""
 
     #: The token's ``sub`` claim: the user name.
     subject: str
@@ -27,3 +29,5 @@ class Identity:
     token_id: str | None = None
     #: When the token expires (the ``exp`` claim), timezone-aware UTC.
     expires_at: datetime | None = None
+    #: The grants of a token with path scopes (FlowKit 1.10 to 1.17), which then has no roles.
+    path_grants: PathGrants | None = attrs.field(default=None, hash=False)

@@ -14,7 +14,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 
-from flowcore_auth.claims import decode_user_claims
+from flowcore_auth.claims import read_user_claims
 from flowcore_auth.errors import MISSING_OR_EXPIRED_STATUS, AuthenticationError, KeyLoadError
 from flowcore_auth.identity import Identity
 from flowcore_auth.keys import load_public_key, load_public_key_from_environment
@@ -120,11 +120,13 @@ class TokenVerifier:
         if isinstance(expiry_claim, bool) or not isinstance(expiry_claim, int | float):
             raise AuthenticationError("Invalid token: claim 'exp' must be a number")
 
+        claims = read_user_claims(payload.get("user_claims", {}))
         identity = Identity(
             subject=subject,
-            roles=decode_user_claims(payload.get("user_claims", {})),
+            roles=claims.roles,
             token_id=payload.get("jti"),
             expires_at=_expiry_time(payload["exp"]),
+            path_grants=claims.path_grants,
         )
         with self._accepted_lock:
             self._accepted[token] = (identity, int(payload["exp"]))

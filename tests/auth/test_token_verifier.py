@@ -206,10 +206,9 @@ REJECTIONS: list[tuple[str, Callable[[Keys], str | None], str]] = [
         "Invalid user_claims: the data is not gzip-compressed",
     ),
     (
-        "user_claims list format",
-        signed(user_claims=user_claims_text(["get_result&available_dates"])),
-        "Invalid user_claims: the list format of FlowKit 1.10 to 1.17 is not supported; "
-        "issue a new token with roles",
+        "user_claims path scope a number",
+        signed(user_claims=user_claims_text(["get_result&available_dates", 3])),
+        "Invalid user_claims: a path scope is a number, not a string",
     ),
     (
         "user_claims role not a list",
@@ -220,7 +219,7 @@ REJECTIONS: list[tuple[str, Callable[[Keys], str | None], str]] = [
         "user_claims a number",
         signed(user_claims=12),
         "Invalid user_claims: expected an object mapping role names to lists of scopes, "
-        "got a number",
+        "or a list of path scopes, got a number",
     ),
 ]
 

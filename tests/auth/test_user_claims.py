@@ -8,6 +8,7 @@ import json
 
 import pytest
 from flowcore_auth import AuthenticationError, decode_user_claims, encode_user_claims
+from flowcore_auth.claims import read_user_claims
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -99,8 +100,7 @@ def test_claims_plain_is_object() -> None:
         ),
         (
             ["run&daily_location.aggregation_unit.admin3"],
-            "Invalid user_claims: the list format of FlowKit 1.10 to 1.17 is not supported; "
-            "issue a new token with roles",
+            "Invalid user_claims: expected roles, got the path scopes of FlowKit 1.10 to 1.17",
         ),
         (
             {"daily_location": {"permissions": {"run": True}, "spatial_aggregation": ["admin3"]}},
@@ -110,7 +110,7 @@ def test_claims_plain_is_object() -> None:
         (
             None,
             "Invalid user_claims: expected an object mapping role names to lists of scopes, "
-            "got null",
+            "or a list of path scopes, got null",
         ),
         (
             {"viewer": {"run": True}},
@@ -145,10 +145,29 @@ def test_claims_malformed(value: object, message: str) -> None:
     assert raised.value.message == message
 
 
-def test_claims_compressed_list_format() -> None:
-    compressed = gzip.compress(json.dumps(["get_result&available_dates"]).encode("utf-8"))
+def test_claims_compressed_path_scopes() -> None:
+    scopes = ["get_result&available_dates", "run,get_result&daily_location.aggregation_unit.admin3"]
+    compressed = gzip.compress(json.dumps(scopes).encode("utf-8"))
 
+    claims = read_user_claims(base64.b64encode(compressed).decode("ascii"))
+
+    assert claims.roles == {}
+    assert claims.path_grants == {
+        frozenset({"get_result", "available_dates"}),
+        frozenset({"run", "daily_location.aggregation_unit.admin3"}),
+        frozenset({"get_result", "daily_location.aggregation_unit.admin3"}),
+    }
+
+
+def test_claims_roles_have_no_path_grants() -> None:
+    claims = read_user_claims({"viewer": ["get_result"]})
+
+    assert claims.path_grants is None
+    assert dict(claims.roles) == {"viewer": frozenset({"get_result"})}
+
+
+def test_claims_path_scope_not_a_string() -> None:
     with pytest.raises(AuthenticationError) as raised:
-        decode_user_claims(base64.b64encode(compressed).decode("ascii"))
+        read_user_claims(["get_result&available_dates", 7])
 
-    assert "list format of FlowKit 1.10 to 1.17" in raised.value.message
+    assert raised.value.message == "Invalid user_claims: a path scope is a number, not a string"
