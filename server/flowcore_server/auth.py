@@ -1,19 +1,25 @@
 """Who is calling and what they may do: the identity dependency and the grant checks of routes.
 
 Grants are evaluated per role (``flowcore_auth.grants``): one role must hold the route's action
-and every scope the request needs. For routes that take a query id, the caller must first hold
-the action in some role at all (else 403). Then, as in FlowAPI, an unknown id answers 404 and a
-query outside the caller's grants 403.
+and every scope the request needs. Tokens of FlowKit 1.10 to 1.17 hold path grants instead, which
+must match the route's action and the request's paths (``flowcore_auth.path_scopes``). For
+routes that take a query id, the caller must first hold the action at all (else 403). Then, as
+in FlowAPI, an unknown id answers 404 and a query outside the caller's grants 403.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from flowcore_auth import Identity, TokenVerifier, is_allowed, require
-from flowcore_auth.errors import PermissionDeniedError
-from flowcore_auth.grants import DENIED_MESSAGE, GET_AVAILABLE_DATES, GET_RESULT, RUN
+from flowcore_auth.grants import (
+    GET_AVAILABLE_DATES,
+    GET_RESULT,
+    RUN,
+    holds_action,
+    require_action,
+)
+from flowcore_auth.path_scopes import geography_paths, request_paths
 from litestar import Request
 from litestar.datastructures import State
 
@@ -25,8 +31,10 @@ __all__ = [
     "GET_AVAILABLE_DATES",
     "POLL_ACTIONS",
     "authenticate",
+    "geography_paths",
     "geography_scope",
     "holds_action",
+    "request_paths",
     "require",
     "require_action",
     "is_allowed",
@@ -42,18 +50,6 @@ def authenticate(request: Request[Any, Any, State]) -> Identity:
     identity = verifier.verify(request.headers.get("Authorization"))
     set_request_user(request.scope, identity.subject)
     return identity
-
-
-def holds_action(identity: Identity, actions: Iterable[str]) -> bool:
-    """Return whether some role of the identity holds one of ``actions``."""
-    accepted = frozenset(actions)
-    return any(not accepted.isdisjoint(scopes) for scopes in identity.roles.values())
-
-
-def require_action(identity: Identity, actions: Iterable[str]) -> None:
-    """Raise PermissionDeniedError (403) unless some role holds one of ``actions``."""
-    if not holds_action(identity, actions):
-        raise PermissionDeniedError(DENIED_MESSAGE)
 
 
 def geography_scope(unit: str) -> str:

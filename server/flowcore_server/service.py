@@ -44,6 +44,8 @@ class StoredQuery:
     query_id: str
     spec: QuerySpec
     state: str
+    #: The spec as stored, in JSON form.
+    params: Any = None
 
 
 class QueryService:
@@ -111,7 +113,7 @@ class QueryService:
                 "query %s has a stored spec that no longer validates: %s", query_id, error
             )
             return None
-        return StoredQuery(query_id=query_id, spec=spec, state=state)
+        return StoredQuery(query_id=query_id, spec=spec, state=state, params=data)
 
     def error(self, query_id: str) -> str | None:
         """Return why a query errored, or None."""

@@ -8,7 +8,7 @@ from flowcore_auth import Identity
 from litestar import Response, get
 from litestar.response import Stream
 
-from flowcore_server.auth import GET_RESULT, geography_scope, require
+from flowcore_server.auth import GET_RESULT, geography_paths, geography_scope, require
 from flowcore_server.errors import ApiError, validation_error_body
 from flowcore_server.formats import feature_collection_chunks, guarded
 from flowcore_server.geojson import geography_features, geography_units
@@ -32,7 +32,12 @@ def get_geography(
                 [f"$.aggregation_unit: {aggregation_unit!r} is not one of {', '.join(allowed)}"],
             ),
         )
-    require(identity, {GET_RESULT}, {geography_scope(aggregation_unit)})
+    require(
+        identity,
+        {GET_RESULT},
+        {geography_scope(aggregation_unit)},
+        paths=geography_paths(aggregation_unit),
+    )
     features = geography_features(registry.unit(aggregation_unit))
     content = guarded(
         feature_collection_chunks(service.stream_rows(features.statement), features.feature),

@@ -24,7 +24,9 @@ from flowcore_server.auth import (
     GET_RESULT,
     POLL_ACTIONS,
     RUN,
+    geography_paths,
     geography_scope,
+    request_paths,
     require,
     require_action,
 )
@@ -90,7 +92,7 @@ async def run_query(
 
     def submit() -> tuple[str, dict[str, int]]:
         spec = service.top_level_spec(data)
-        require(identity, {RUN}, service.scopes(spec))
+        require(identity, {RUN}, service.scopes(spec), paths=request_paths(data))
         query_id = service.session.query_id(spec)
         query_log_plugin.remember(query_id, context.get("request_id"), identity.subject)
         try:
@@ -136,7 +138,7 @@ def _permitted_query(
     query = service.lookup(query_id)
     if query is None:
         raise ApiError(404, {"status": unknown_status, "msg": f"Unknown query id: '{query_id}'"})
-    require(identity, actions, service.scopes(query.spec))
+    require(identity, actions, service.scopes(query.spec), paths=request_paths(query.params))
     return query
 
 
@@ -231,7 +233,13 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
                     "so it has no GeoJSON form",
                 },
             )
-        require(identity, {GET_RESULT}, service.scopes(query.spec) | {geography_scope(unit)})
+        # Path grants are checked once for the query (above) and once for the geography.
+        require(
+            identity,
+            {GET_RESULT},
+            service.scopes(query.spec) | {geography_scope(unit)},
+            paths=geography_paths(unit),
+        )
     unready = _unready_answer(query)
     if unready is not None:
         return unready
