@@ -52,6 +52,8 @@ SUPERUSER = "flowdb"
 
 DATABASE = "flowdb"
 
+#: The migration that creates the cache tables: applied only to a new database.
+CACHE_MIGRATION = "0100_cache.sql"
 _MIB = 1024 * 1024
 _GIB = 1024 * _MIB
 _START_ATTEMPTS = 3
@@ -260,6 +262,8 @@ class LocalCluster:
             dsn = self.dsn()
             assert dsn is not None
             applied = migrate(dsn, roles=roles)
+            if CACHE_MIGRATION in applied:
+                self._size_cache(dsn)
             _write_private(self.dsn_file, dsn + "\n")
             return dsn, applied, already_running
 
@@ -287,6 +291,19 @@ class LocalCluster:
         shutil.rmtree(self.home, ignore_errors=True)
 
     # -- steps -----------------------------------------------------------------------------
+
+    def _size_cache(self, dsn: str) -> None:
+        """Limit the cache of a new database to a tenth of the disk space free for the cluster.
+
+        FlowDB sets the same default when its container starts first. Migrations run on any
+        server and cannot see its disk, so they write a fixed 10 GiB.
+        """
+        size = shutil.disk_usage(self.data_dir).free // 10
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE cache.cache_config SET value = %s WHERE key = 'cache_size'", (str(size),)
+            )
+        logger.info("cache size limit set to %d bytes, a tenth of the free disk space", size)
 
     def _initialise(self) -> None:
         """Run initdb with a generated superuser password and flowcore's settings."""

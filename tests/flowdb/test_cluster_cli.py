@@ -68,8 +68,13 @@ def test_up_down_cycle(runner: CliRunner, cluster_home: Path) -> None:
     with psycopg.connect(dsn) as conn:
         tables = conn.execute("SELECT count(*) FROM public.flowcore_migrations").fetchone()
         listen = conn.execute("SHOW listen_addresses").fetchone()
+        cache_size = conn.execute("SELECT cache.cache_max_size()").fetchone()
     assert tables is not None and tables[0] > 0
     assert listen == ("127.0.0.1",)
+    # A new cluster's cache may fill a tenth of the free disk; the free space moves a little.
+    tenth = shutil.disk_usage(cluster_home).free // 10
+    assert cache_size is not None
+    assert abs(cache_size[0] - tenth) < max(tenth // 100, 16 * 1024 * 1024)
 
     pid = LocalCluster(cluster_home).running_pid()
     assert pid is not None
