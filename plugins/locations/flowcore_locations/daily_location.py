@@ -1,5 +1,8 @@
 """``daily_location``: each subscriber's location on one day, by their last or most common event.
 
+The day is the calendar day of ``date``: a time of day in ``date`` is dropped, as FlowKit's
+``daily_location`` drops it, so ``2016-01-02T06:00:00`` means the same query as ``2016-01-02``.
+
 Tie rules (documented, deterministic on every run and after a cache reset):
 
 * ``last``: the location of the latest event of the day ``[date, date + 1 day)``; events at the
@@ -29,6 +32,11 @@ __all__ = ["DailyLocation", "build_daily_location", "KIND"]
 ONE_DAY = dt.timedelta(days=1)
 
 
+def _calendar_day(value: dt.datetime) -> dt.datetime:
+    """Return midnight at the start of ``value``'s day."""
+    return dt.datetime.combine(value.date(), dt.time())
+
+
 @attrs.frozen(kw_only=True)
 class DailyLocation(SubscriberLocations, SpatialFields, EventFilters):
     """Each subscriber's location on one day."""
@@ -36,7 +44,7 @@ class DailyLocation(SubscriberLocations, SpatialFields, EventFilters):
     query_kind: ClassVar[str] = "daily_location"
     description: ClassVar[str] = "Each subscriber's location on one day (last or most common)."
 
-    date: dt.datetime
+    date: dt.datetime = attrs.field(converter=_calendar_day)
     method: Literal["last", "most-common"]
     sampling: Sampling | None = None
 

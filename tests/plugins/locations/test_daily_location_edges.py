@@ -22,6 +22,21 @@ def test_midnight_event_belongs_to_next_day(world: SpecRunner, world_dsn: str) -
     assert second_day == {"alice": "R2", "bob": "R3"}
 
 
+def test_time_in_date_means_whole_day(world: SpecRunner, world_dsn: str) -> None:
+    add_calls(
+        world_dsn,
+        [
+            ("alice", "2016-01-02 05:00:00", "C1"),
+            ("bob", "2016-01-02 07:00:00", "C2"),
+            ("bob", "2016-01-03 05:00:00", "C3"),
+        ],
+    )
+
+    located = world.locations(daily("2016-01-02T06:00:00"))
+
+    assert located == {"alice": "R1", "bob": "R2"}
+
+
 def test_night_window_stays_inside_date(world: SpecRunner, world_dsn: str) -> None:
     add_calls(
         world_dsn,

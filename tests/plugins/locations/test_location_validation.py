@@ -318,3 +318,15 @@ def test_explicit_nulls_in_nested_kinds(converter: SpecConverter) -> None:
     assert majority.sampling is None
     assert majority.subscriber_location_weights.sampling is None
     assert converter.structure(modal_spec) == converter.structure(modal(daily("2016-01-01")))
+
+
+@pytest.mark.parametrize("date", ["2016-01-02T06:00:00", "2016-01-02 23:59:59", "2016-01-02"])
+def test_daily_location_date_is_calendar_day(
+    converter: SpecConverter, registry: Registry, date: str
+) -> None:
+    structured = converter.structure(daily(date))
+
+    assert structured.date.isoformat() == "2016-01-02T00:00:00"  # type: ignore[attr-defined]
+    assert query_id(structured, registry) == query_id(
+        converter.structure(daily("2016-01-02")), registry
+    )
