@@ -50,6 +50,7 @@ MAX_WORKERS = range(1, 33)
 MAX_SPEC_NODES = range(1, 100_001)
 HEARTBEAT_SECONDS = range(1, 3_601)
 CACHE_PRUNING_SECONDS = range(0, 366 * 86_400 + 1)
+CACHE_PRUNING_TIMEOUTS = range(1, 366 * 86_400 + 1)
 
 
 def _within(bounds: range) -> Any:
@@ -81,6 +82,9 @@ class Settings:
     cache_pruning_seconds: int = attrs.field(
         default=86400, validator=_within(CACHE_PRUNING_SECONDS)
     )
+    #: Seconds after which an automatic cache shrink starts no more evictions.
+    #: FLOWCORE_CACHE_PRUNING_TIMEOUT, or FlowKit's FLOWMACHINE_CACHE_PRUNING_TIMEOUT.
+    cache_pruning_timeout: int = attrs.field(default=600, validator=_within(CACHE_PRUNING_TIMEOUTS))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,5 +117,16 @@ class Settings:
                     CACHE_PRUNING_SECONDS,
                 ),
                 CACHE_PRUNING_SECONDS,
+            ),
+            cache_pruning_timeout=_env_int(
+                env,
+                "FLOWCORE_CACHE_PRUNING_TIMEOUT",
+                _env_int(
+                    env,
+                    "FLOWMACHINE_CACHE_PRUNING_TIMEOUT",
+                    defaults.cache_pruning_timeout,
+                    CACHE_PRUNING_TIMEOUTS,
+                ),
+                CACHE_PRUNING_TIMEOUTS,
             ),
         )

@@ -136,8 +136,17 @@ class CacheBackend(Protocol):
         """Remove every stored result that read events of ``event_type`` on ``day``."""
         ...
 
-    def shrink(self, target_bytes: int | None = None, *, dry_run: bool = False) -> list[Eviction]:
-        """Evict the lowest-scored unprotected results until the cache fits the size limit."""
+    def shrink(
+        self,
+        target_bytes: int | None = None,
+        *,
+        dry_run: bool = False,
+        time_limit: float | None = None,
+    ) -> list[Eviction]:
+        """Evict the lowest-scored unprotected results until the cache fits the size limit.
+
+        With ``time_limit`` (seconds), no eviction starts once that time has passed.
+        """
         ...
 
     def entries(self) -> list[CacheEntry]:

@@ -513,17 +513,25 @@ class PostgresCacheBackend:
             )
         return self._invalidate_each(stored, reason)
 
-    def shrink(self, target_bytes: int | None = None, *, dry_run: bool = False) -> list[Eviction]:
+    def shrink(
+        self,
+        target_bytes: int | None = None,
+        *,
+        dry_run: bool = False,
+        time_limit: float | None = None,
+    ) -> list[Eviction]:
         """Evict the lowest-scored results until the cache is at most ``target_bytes``.
 
         ``target_bytes`` defaults to ``cache_size`` in ``cache.cache_config``. Results created
         within ``cache_protected_period`` seconds are never evicted (a negative period turns the
         protection off), and results that someone is reading are skipped. Dependants of an
         evicted result stay stored. ``dry_run`` returns what would be evicted and changes
-        nothing.
+        nothing. With ``time_limit`` (seconds), no eviction starts once that time has passed,
+        and the results evicted until then are returned.
         """
         if target_bytes is not None and (isinstance(target_bytes, bool) or target_bytes < 0):
             raise ValueError(f"target_bytes {target_bytes!r} is invalid: expected bytes >= 0")
+        deadline = None if time_limit is None else time.monotonic() + time_limit
         with self.engine.connect() as connection:
             limit = (
                 target_bytes
@@ -546,6 +554,13 @@ class PostgresCacheBackend:
         evictions: list[Eviction] = []
         for candidate in candidates:
             if total <= limit:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                log.warning(
+                    "cache shrink stopped after its time limit of %s s, %d bytes above the limit",
+                    time_limit,
+                    total - limit,
+                )
                 break
             eviction = Eviction(
                 query_id=candidate.query_id,

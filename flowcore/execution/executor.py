@@ -159,6 +159,7 @@ class Executor:
     def _start_pruning(self) -> None:
         """Shrink the cache to its configured size every ``cache_pruning_seconds``."""
         interval = self.settings.cache_pruning_seconds
+        time_limit = self.settings.cache_pruning_timeout
         self._pruning_stop = threading.Event()
         if interval <= 0:
             return
@@ -166,7 +167,7 @@ class Executor:
         def prune_periodically(stop: threading.Event) -> None:
             while not stop.wait(interval):
                 try:
-                    evicted = self.backend.shrink()
+                    evicted = self.backend.shrink(time_limit=time_limit)
                 except Exception:
                     log.exception("scheduled cache shrink failed; trying again in %d s", interval)
                     continue

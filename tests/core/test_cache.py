@@ -379,6 +379,17 @@ def test_shrink_stops_under_limit(
     assert len(stored_ids(engine)) == 2
 
 
+def test_shrink_stops_at_time_limit(
+    engine: sa.Engine, backend: PostgresCacheBackend, store: Callable[[PlannedQuery], str]
+) -> None:
+    ids = [store(series_plan(f"time limit {n}", rows=100)) for n in range(2)]
+    age_entries(engine, ids)
+
+    assert backend.shrink(0, time_limit=0) == []
+    assert stored_ids(engine) == set(ids)
+    assert len(backend.shrink(0, time_limit=60)) == 2
+
+
 def test_shrink_uses_configured_size(
     engine: sa.Engine, backend: PostgresCacheBackend, store: Callable[[PlannedQuery], str]
 ) -> None:

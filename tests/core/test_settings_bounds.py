@@ -17,6 +17,8 @@ from flowcore.settings import Settings
         ("FLOWCORE_HEARTBEAT_SECONDS", "0", 1),
         ("FLOWCORE_CACHE_PRUNING_SECONDS", "-1", 0),
         ("FLOWMACHINE_CACHE_PRUNING_FREQUENCY", "-1", 0),
+        ("FLOWCORE_CACHE_PRUNING_TIMEOUT", "0", 1),
+        ("FLOWMACHINE_CACHE_PRUNING_TIMEOUT", "0", 1),
     ],
 )
 def test_env_value_below_minimum(name: str, raw: str, minimum: int) -> None:
@@ -38,6 +40,15 @@ def test_env_values_at_minimum_accepted() -> None:
     assert settings.max_workers == 1
     assert settings.redaction_threshold == 0
     assert settings.cache_pruning_seconds == 0
+
+
+def test_pruning_timeout_from_flowkit_variable() -> None:
+    assert Settings.from_env({}).cache_pruning_timeout == 600
+    assert (
+        Settings.from_env({"FLOWMACHINE_CACHE_PRUNING_TIMEOUT": "30"}).cache_pruning_timeout == 30
+    )
+    both = {"FLOWMACHINE_CACHE_PRUNING_TIMEOUT": "30", "FLOWCORE_CACHE_PRUNING_TIMEOUT": "45"}
+    assert Settings.from_env(both).cache_pruning_timeout == 45
 
 
 def test_settings_object_rejects_zero_workers() -> None:
