@@ -416,7 +416,7 @@ AGGREGATE_CASES: list[tuple[dict[str, Any], list[tuple[Any, ...]]]] = [
             "period_unit": "days",
             "subscriber_subset": SUBSET,
         },
-        [("alice", 3), ("erin", 4)],
+        [("alice", 3, 1), ("erin", 4, 0)],
     ),
     (
         {
@@ -428,13 +428,13 @@ AGGREGATE_CASES: list[tuple[dict[str, Any], list[tuple[Any, ...]]]] = [
             "event_types": ["calls"],
         },
         [
-            ("alice", 2),
-            ("bob", 2),
-            ("carol", 1),
-            ("dave", 1),
-            ("erin", 1),
-            ("frank", 2),
-            ("grace", 1),
+            ("alice", 2, 2),
+            ("bob", 2, 2),
+            ("carol", 1, 3),
+            ("dave", 1, 3),
+            ("erin", 1, 3),
+            ("frank", 2, 2),
+            ("grace", 1, 3),
         ],
     ),
     (

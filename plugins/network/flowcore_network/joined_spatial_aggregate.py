@@ -1,11 +1,12 @@
 """``joined_spatial_aggregate``: a per-subscriber metric summarised at each subscriber's location.
 
 The metric's rows and the location query's rows are inner-joined on subscriber, so only
-subscribers present in both count. Each location then gets either a statistic of the metric's
-``value`` (unit columns, ``value``) or, with ``method`` ``distr``, the share of those subscribers
-having each category (unit columns, ``metric``, ``key``, ``value``, the shares of one location
-summing to 1). Numeric metrics take the nine statistics; categorical metrics such as ``handset``
-take ``distr`` or ``mode``.
+subscribers present in both count. Each location then gets either a statistic of each of the
+metric's columns (unit columns, then ``value`` and any further metric column, such as
+``inactive_periods`` of ``total_active_periods``) or, with ``method`` ``distr``, the share of
+those subscribers having each category (unit columns, ``metric``, ``key``, ``value``, the shares
+of one location and metric column summing to 1). Numeric metrics take the nine statistics;
+categorical metrics such as ``handset`` take ``distr`` or ``mode``.
 
 Release rule: a location is released only when the location query places more than the
 redaction threshold of subscribers there, whether or not they have a metric value. That count is
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import attrs
-from sqlalchemy import Float, Select, Text, and_, cast, func, literal, select
+from sqlalchemy import Float, Select, Text, and_, cast, func, literal, select, union_all
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import Aggregate, SubscriberLocations, SubscriberMetric
@@ -85,32 +86,40 @@ def build_joined_spatial_aggregate(
         .group_by(*(locations.c[name] for name in unit))
         .subquery("placed_subscribers")
     )
+    measured = _metric_columns(metric)
     joined = (
-        select(*(locations.c[name] for name in unit), metric.c.value)
+        select(*(locations.c[name] for name in unit), *(metric.c[name] for name in measured))
         .join_from(locations, metric, locations.c.subscriber == metric.c.subscriber)
         .subquery("located_metric")
     )
     location = [joined.c[name] for name in unit]
     if spec.method == "distr":
-        summary = _distribution(joined, unit).subquery("summary")
+        parts = [_distribution(joined, unit, name) for name in measured]
+        summary = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("summary")
     else:
-        summary = (
-            select(*location, statistic_of(spec.method, joined.c.value).label("value"))
-            .group_by(*location)
-            .subquery("summary")
-        )
+        statistics = [statistic_of(spec.method, joined.c[name]).label(name) for name in measured]
+        summary = select(*location, *statistics).group_by(*location).subquery("summary")
     on = [summary.c[name] == placed.c[name] for name in unit]
     return select(*summary.c, placed.c[SUBSCRIBER_COUNT]).join_from(summary, placed, and_(*on))
 
 
-def _distribution(joined: Any, unit: tuple[str, ...]) -> Select[Any]:
-    """Select each location's share of subscribers per category of ``value``."""
+def _metric_columns(metric: Any) -> list[str]:
+    """Return the metric columns to summarise: all but ``subscriber`` and private ones."""
+    return [
+        column.name
+        for column in metric.c
+        if column.name != "subscriber" and not column.name.startswith("_")
+    ]
+
+
+def _distribution(joined: Any, unit: tuple[str, ...], column: str) -> Select[Any]:
+    """Select each location's share of subscribers per category of one metric column."""
     location = [joined.c[name] for name in unit]
-    key = cast(joined.c.value, Text)
+    key = cast(joined.c[column], Text)
     share = func.count() / func.sum(func.count()).over(partition_by=location)
     return select(
         *location,
-        literal("value").label("metric"),
+        literal(column).label("metric"),
         key.label("key"),
         cast(share, Float).label("value"),
     ).group_by(*location, key)
@@ -119,7 +128,7 @@ def _distribution(joined: Any, unit: tuple[str, ...]) -> Select[Any]:
 KIND = QueryKind(
     spec=JoinedSpatialAggregate,
     build=build_joined_spatial_aggregate,
-    version="1",
+    version="2",
     top_level=True,
     redactor=redact_by_subscribers,
     index_columns=((UNIT_INDEX,),),

@@ -2,7 +2,9 @@
 
 The periods are ``[start_date + i * period_length, start_date + (i + 1) * period_length)`` for
 i from 0 to ``total_periods - 1``, in days, hours or minutes (a day is 24 hours, in UTC). Any
-event counts, located or not. Subscribers with no event in any period have no row.
+event counts, located or not. Subscribers with no event in any period have no row. Columns:
+``subscriber``, ``value`` (the active periods) and ``inactive_periods`` (``total_periods`` minus
+``value``), as in FlowKit; ``joined_spatial_aggregate`` summarises both.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class TotalActivePeriods(SubscriberMetric, EventFilters):
 
 
 def build_total_active_periods(spec: TotalActivePeriods, context: BuildContext) -> Select[Any]:
-    """Select ``subscriber`` and ``value``, the number of periods with an event."""
+    """Select ``subscriber``, ``value`` (periods with an event) and ``inactive_periods``."""
     events = _counted_periods(spec, context)
     if events is None:
         events = context.events(
@@ -71,7 +73,10 @@ def build_total_active_periods(spec: TotalActivePeriods, context: BuildContext) 
     seconds = extract("epoch", events.c.datetime - start)
     period_seconds = literal(spec.period().total_seconds(), Float)
     period_index = func.floor(seconds / period_seconds)
-    return per_subscriber(events, func.count(distinct(period_index)))
+    active = func.count(distinct(period_index))
+    return per_subscriber(events, active).add_columns(
+        (literal(spec.total_periods) - active).label("inactive_periods")
+    )
 
 
 def _counted_periods(spec: TotalActivePeriods, context: BuildContext) -> FromClause | None:
@@ -93,7 +98,7 @@ def _counted_periods(spec: TotalActivePeriods, context: BuildContext) -> FromCla
 KIND = QueryKind(
     spec=TotalActivePeriods,
     build=build_total_active_periods,
-    version="1",
+    version="2",
     index_columns=METRIC_INDEX,
     example={
         "query_kind": "total_active_periods",

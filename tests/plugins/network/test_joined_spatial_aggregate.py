@@ -200,3 +200,19 @@ def test_lon_lat_locations(run_on: Any, counts_dsn: str) -> None:
         (80.5, 27.5): 210,
         (82.5, 27.5): 5,
     }
+
+
+def test_every_metric_column_summarised(run_on: Any, counts_dsn: str) -> None:
+    # total_active_periods has a second column, inactive_periods, which is summarised too.
+    spec = joined_spec("sum")
+    spec["metric"] = {
+        "query_kind": "total_active_periods",
+        "start_date": "2016-01-01",
+        "total_periods": 3,
+    }
+    rows = run_on(counts_dsn)(spec)
+
+    assert list(rows[0]) == ["pcod", "value", "inactive_periods"]
+    by_region = {row["pcod"]: (row["value"], row["inactive_periods"]) for row in rows}
+    # In A, a0 and a1 are active on two of the three days and the 18 others on one.
+    assert by_region == {"A": (22, 38), "B": (3, 6)}

@@ -57,6 +57,8 @@ def test_active_periods(
 ) -> None:
     rows = run_on(calls_dsn)(spec)
     assert {row["subscriber"]: row["value"] for row in rows} == expected
+    inactive = {row["subscriber"]: row["inactive_periods"] for row in rows}
+    assert inactive == {name: spec["total_periods"] - value for name, value in expected.items()}
 
 
 @pytest.mark.parametrize(
