@@ -11,10 +11,7 @@ import functools
 import importlib
 import importlib.metadata
 import logging
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -22,6 +19,14 @@ from stevedore import ExtensionManager
 from stevedore.extension import Extension
 
 from flowcore import hookspecs
+from flowcore.entry_points import (
+    ENTRY_POINT_GROUP,
+    Declaration,
+    attribute,
+    declared_by,
+    join_words,
+    read_declarations,
+)
 from flowcore.errors import PluginError
 from flowcore.registry import Registry
 from flowcore.settings import Settings
@@ -30,122 +35,9 @@ __all__ = ["ENTRY_POINT_GROUP", "DEFAULT_PLUGINS", "build_plugin_manager", "load
 
 logger = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "flowcore.plugins"
 #: Plugins of the core itself, registered before installed ones.
 DEFAULT_PLUGINS = ("flowcore.geography.plugin", "flowcore.cache.plugin")
 _CORE_DISTRIBUTION = "flowcore"
-
-
-@dataclass(frozen=True)
-class _Declaration:
-    """One distribution's entry point in the ``flowcore.plugins`` group."""
-
-    entry_point: str
-    value: str
-    distribution: str | None
-    version: str
-
-    @property
-    def source(self) -> str:
-        """Return ``"<distribution> <version>"``, or the entry point if that is unknown."""
-        if self.distribution is None:
-            return f"entry point {self.entry_point!r}"
-        return f"{self.distribution} {self.version}"
-
-    @property
-    def plugin_name(self) -> str:
-        """Return the name the plugin is registered under in the plugin manager."""
-        return f"{self.source}:{self.entry_point}"
-
-    @property
-    def owner(self) -> str:
-        """Return the normalized distribution name, or the source if the distribution is unknown."""
-        if self.distribution is None:
-            return self.source
-        return _normalized(self.distribution)
-
-
-_Declarations = dict[tuple[str, str], list[_Declaration]]
-
-
-def _read_declarations() -> _Declarations:
-    """Map each ``flowcore.plugins`` entry point's name and value to its declaring distributions."""
-    # stevedore caches entry points without their distribution and keeps only one of several
-    # identical ones, so the declaring distributions are read from importlib.metadata.
-    declarations: _Declarations = {}
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = entry_point.dist
-        declaration = _Declaration(
-            entry_point=entry_point.name,
-            value=entry_point.value,
-            distribution=None if dist is None else dist.name,
-            version="" if dist is None else dist.version,
-        )
-        declarations.setdefault((entry_point.name, entry_point.value), []).append(declaration)
-    return declarations
-
-
-def _declared_by(declarations: _Declarations, entry_point: Any) -> list[_Declaration]:
-    """Return the declarations of one entry point, or a stand-in when no distribution has it."""
-    found = declarations.get((entry_point.name, entry_point.value))
-    return found or [_Declaration(entry_point.name, entry_point.value, None, "")]
-
-
-def _join(words: Iterable[str]) -> str:
-    """Join words as ``a``, ``a and b`` or ``a, b and c``, dropping repeats."""
-    unique = list(dict.fromkeys(words))
-    if len(unique) == 1:
-        return unique[0]
-    return f"{', '.join(unique[:-1])} and {unique[-1]}"
-
-
-def _normalized(distribution: str) -> str:
-    """Return a distribution name in its normalized form, so spellings of one name compare equal."""
-    return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
-def _module_of(plugin: object, declaration: _Declaration) -> str:
-    """Return the name of the module a plugin is, or the module its entry point names."""
-    if isinstance(plugin, ModuleType):
-        return plugin.__name__
-    return declaration.value.partition(":")[0].strip()
-
-
-def _shipper(module: str, declarations: list[_Declaration]) -> _Declaration | None:
-    """Return the declaration whose distribution contains the module's top-level package."""
-    top_level = module.partition(".")[0]
-    shipping = importlib.metadata.packages_distributions().get(top_level, [])
-    names = {_normalized(name) for name in shipping}
-    return next((d for d in declarations if d.owner in names), None)
-
-
-def _attribute(plugin: object, declarations: list[_Declaration], strict: bool) -> _Declaration:
-    """Return the declaration a plugin is registered under, reporting distributions sharing it.
-
-    Raises PluginError in strict mode when entry points of different distributions name the
-    plugin. Otherwise logs an error and keeps the distribution that ships the plugin's module,
-    or the first declaration when that cannot be determined.
-    """
-    first = declarations[0]
-    if len({declaration.owner for declaration in declarations}) == 1:
-        return first
-    module = _module_of(plugin, first)
-    sources = _join(d.source for d in declarations)
-    if strict:
-        raise PluginError(
-            f"plugin {module} is named by entry points of {sources}, but only the distribution "
-            "that ships a plugin may declare it"
-        )
-    shipper = _shipper(module, declarations)
-    attributed = shipper or first
-    logger.error(
-        "plugin %s is named by entry points of %s: registering it under %s only, %s",
-        module,
-        sources,
-        attributed.source,
-        "the distribution that ships it" if shipper else "the first found",
-    )
-    return attributed
 
 
 class _ImportAborted(Exception):
@@ -177,10 +69,10 @@ def _discover(strict: bool) -> list[tuple[str, object]]:
 
     Returns each plugin object once, with the name it is registered under.
     """
-    declarations = _read_declarations()
+    declarations = read_declarations()
 
     def on_failure(_manager: Any, entry_point: Any, error: BaseException) -> None:
-        distribution = _join(d.source for d in _declared_by(declarations, entry_point))
+        distribution = join_words(d.source for d in declared_by(declarations, entry_point))
         if strict:
             raise PluginError(
                 f"plugin {entry_point.value} from {distribution} failed to load: {error}"
@@ -198,12 +90,12 @@ def _discover(strict: bool) -> list[tuple[str, object]]:
         on_load_failure_callback=on_failure,
     )
     # Several entry points may name one plugin object, and each object is registered once.
-    plugins: dict[int, tuple[object, list[_Declaration]]] = {}
+    plugins: dict[int, tuple[object, list[Declaration]]] = {}
     for ext in manager.extensions:
         _, declared = plugins.setdefault(id(ext.plugin), (ext.plugin, []))
-        declared.extend(_declared_by(declarations, ext.entry_point))
+        declared.extend(declared_by(declarations, ext.entry_point))
     return [
-        (_attribute(plugin, declared, strict).plugin_name, plugin)
+        (attribute(plugin, declared, strict).plugin_name, plugin)
         for plugin, declared in plugins.values()
     ]
 
