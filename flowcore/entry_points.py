@@ -1,4 +1,4 @@
-"""Which distributions declare each ``flowcore.plugins`` entry point.
+"""The distributions that declare each ``flowcore.plugins`` entry point.
 
 stevedore caches entry points without their distribution and keeps one of several identical
 ones, so the declaring distributions are read here from ``importlib.metadata``. When entry points
@@ -67,8 +67,6 @@ Declarations = dict[tuple[str, str], list[Declaration]]
 
 def read_declarations() -> Declarations:
     """Map each ``flowcore.plugins`` entry point's name and value to its declaring distributions."""
-    # stevedore caches entry points without their distribution and keeps only one of several
-    # identical ones, so the declaring distributions are read from importlib.metadata.
     declarations: Declarations = {}
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = entry_point.dist
