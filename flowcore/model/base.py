@@ -18,6 +18,7 @@ __all__ = [
     "SubscriberLocations",
     "SubscriberLocationSet",
     "SubscriberMetric",
+    "CategoricalSubscriberMetric",
     "Aggregate",
     "NONSPATIAL",
     "iter_children",
@@ -69,6 +70,14 @@ class SubscriberLocationSet(QuerySpec):
 
 class SubscriberMetric(QuerySpec):
     """Interface: one row per subscriber with ``subscriber`` and ``value``."""
+
+
+class CategoricalSubscriberMetric(SubscriberMetric):
+    """Interface: a metric whose ``value`` is a category (text), such as a handset brand.
+
+    Aggregates summarise it with ``distr`` or ``mode``, or count subscribers per category as
+    labels; histograms reject it.
+    """
 
 
 class Aggregate(QuerySpec):

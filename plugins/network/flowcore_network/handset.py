@@ -20,10 +20,11 @@ from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from flowcore.kinds import QueryKind
+from flowcore.model.base import CategoricalSubscriberMetric
 from flowcore.model.fields import EventFilters
 from flowcore.sql.context import BuildContext
 from flowcore.sql.tables import tacs
-from flowcore_network.metric_fields import METRIC_INDEX, CategoricalSubscriberMetric, MetricFields
+from flowcore_network.metric_fields import METRIC_INDEX, MetricFields
 
 __all__ = ["Handset", "build_handset", "KIND"]
 

@@ -47,9 +47,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from flowcore.errors import FieldValueError
 from flowcore.kinds import QueryKind
-from flowcore.model.base import Aggregate, SubscriberMetric
+from flowcore.model.base import Aggregate, CategoricalSubscriberMetric, SubscriberMetric
 from flowcore.sql.context import BuildContext
-from flowcore_network.metric_fields import CategoricalSubscriberMetric
 
 __all__ = [
     "Bins",

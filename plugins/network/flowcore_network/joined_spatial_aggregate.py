@@ -21,10 +21,14 @@ import attrs
 from sqlalchemy import Float, Select, Text, and_, cast, func, literal, select, union_all
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
-from flowcore.model.base import Aggregate, SubscriberLocations, SubscriberMetric
+from flowcore.model.base import (
+    Aggregate,
+    CategoricalSubscriberMetric,
+    SubscriberLocations,
+    SubscriberMetric,
+)
 from flowcore.model.fields import STATISTICS
 from flowcore.sql.context import BuildContext
-from flowcore_network.metric_fields import CategoricalSubscriberMetric
 from flowcore_network.redaction import SUBSCRIBER_COUNT, redact_by_subscribers
 from flowcore_network.statistics import statistic_of
 

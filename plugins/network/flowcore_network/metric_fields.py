@@ -12,7 +12,9 @@ import attrs
 from sqlalchemy import Select, select
 from sqlalchemy.sql import ColumnElement
 
-from flowcore.model.base import SubscriberMetric
+# Re-exported: the interface moved to the core, so that kinds of other distributions can
+# produce and take categorical metrics without depending on this one.
+from flowcore.model.base import CategoricalSubscriberMetric
 from flowcore.model.fields import DateRangeFields, Sampling
 
 __all__ = [
@@ -31,13 +33,6 @@ class MetricFields(DateRangeFields):
     """The date range and optional sample every per-subscriber metric takes."""
 
     sampling: Sampling | None = None
-
-
-class CategoricalSubscriberMetric(SubscriberMetric):
-    """Interface: a metric whose ``value`` is a category (text), such as a handset brand.
-
-    Aggregates summarise it with ``distr`` or ``mode`` only, and histograms reject it.
-    """
 
 
 def per_subscriber(events: Any, value: ColumnElement[Any]) -> Select[Any]:
