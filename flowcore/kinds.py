@@ -6,14 +6,22 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from sqlalchemy import FromClause, Select, select
+from sqlalchemy import FromClause, Select, and_, func, select
 
 from flowcore.model.base import Aggregate, QuerySpec
 
 if TYPE_CHECKING:
     from flowcore.sql.context import BuildContext
 
-__all__ = ["QueryKind", "Builder", "Redactor", "redact_column", "UNIT_INDEX"]
+__all__ = [
+    "QueryKind",
+    "Builder",
+    "Redactor",
+    "redact_column",
+    "redact_labelled",
+    "LABEL_COLUMN",
+    "UNIT_INDEX",
+]
 
 #: A builder turns a validated spec into a SELECT through the build context.
 Builder = Callable[[Any, "BuildContext"], Select[Any]]
@@ -24,6 +32,9 @@ Redactor = Callable[[FromClause, int], Select[Any]]
 #: after it is appended to each column name, so ``UNIT_INDEX + "_from"`` gives ``pcod_from``.
 UNIT_INDEX = "<unit>"
 
+#: Column of a labelled aggregate holding the label (the category of a categorical metric).
+LABEL_COLUMN = "value_label"
+
 
 def redact_column(column: str = "value") -> Redactor:
     """Return a redactor that drops rows whose ``column`` is at or below the threshold."""
@@ -33,6 +44,25 @@ def redact_column(column: str = "value") -> Redactor:
         return select(*released).where(result.c[column] > threshold)
 
     return redact
+
+
+def redact_labelled(result: FromClause, threshold: int) -> Select[Any]:
+    """Select the rows of locations whose every label has a ``value`` above the threshold.
+
+    The location is given by every released column but ``LABEL_COLUMN`` and ``value``. One
+    small label withholds all labels of its location, since the others would give it away by
+    difference from the location's unlabelled total. Rows with a null location column are
+    never released, as in FlowKit, whose release joins the kept locations back by equality.
+    """
+    released = [c for c in result.c if not c.name.startswith("_")]
+    location = [c for c in released if c.name not in (LABEL_COLUMN, "value")]
+    smallest = func.min(result.c.value).over(partition_by=location).label("_smallest")
+    ranked = (
+        select(*released, smallest)
+        .where(and_(*(c.is_not(None) for c in location)))
+        .subquery("labelled")
+    )
+    return select(*(ranked.c[c.name] for c in released)).where(ranked.c._smallest > threshold)
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,97 @@
+"""``labelled_spatial_aggregate``: subscriber counts per location and label.
+
+Each subscriber of the location query is counted at their location under their label from
+``labels``, a categorical metric such as ``mobility_classification``. Subscribers the metric
+has no row for are counted under a null label. Release rule: a location is released only when
+every one of its labels counts more than the redaction threshold (15); otherwise all its rows
+are withheld. Rows at a null location are never released.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+from sqlalchemy import Select, func, select
+
+from flowcore.kinds import LABEL_COLUMN, UNIT_INDEX, QueryKind, redact_labelled
+from flowcore.model.base import Aggregate, CategoricalSubscriberMetric, SubscriberLocations
+from flowcore.sql.context import BuildContext
+from flowcore_locations.inputs import unit_columns_of
+
+__all__ = ["LabelledSpatialAggregate", "build_labelled_spatial_aggregate", "KIND"]
+
+
+@attrs.frozen(kw_only=True)
+class LabelledSpatialAggregate(Aggregate):
+    """Subscriber counts per location and label; the aggregation unit is the locations'."""
+
+    query_kind: ClassVar[str] = "labelled_spatial_aggregate"
+    description: ClassVar[str] = (
+        "The number of subscribers at each location of a location query, per label."
+    )
+
+    locations: SubscriberLocations
+    labels: CategoricalSubscriberMetric
+
+    def spatial_unit(self) -> str | None:
+        """Return the unit of the location query: the labels' own unit does not matter."""
+        return self.locations.spatial_unit()
+
+
+def build_labelled_spatial_aggregate(
+    spec: LabelledSpatialAggregate, context: BuildContext
+) -> Select[Any]:
+    """Select the unit columns, ``value_label`` and ``value``, the subscribers with that label."""
+    unit = unit_columns_of(context, spec)
+    rows = context.result_of(spec.locations).alias("locations")
+    labels = context.result_of(spec.labels).alias("labels")
+    location = [rows.c[name] for name in unit]
+    return (
+        select(*location, labels.c.value.label(LABEL_COLUMN), func.count().label("value"))
+        .select_from(rows.outerjoin(labels, labels.c.subscriber == rows.c.subscriber))
+        .group_by(*location, labels.c.value)
+    )
+
+
+def _coalesced(first_day: int) -> dict[str, Any]:
+    """Return an example ``coalesced_location`` over three days from ``first_day``."""
+    visits = {
+        "query_kind": "location_visits",
+        "locations": [
+            {
+                "query_kind": "daily_location",
+                "date": f"2016-01-0{day}",
+                "method": "last",
+                "aggregation_unit": "admin3",
+            }
+            for day in range(first_day, first_day + 3)
+        ],
+    }
+    majority = {"query_kind": "majority_location", "subscriber_location_weights": visits}
+    return {
+        "query_kind": "coalesced_location",
+        "preferred_location": {**majority, "include_unlocatable": True},
+        "fallback_location": majority,
+        "subscriber_location_weights": visits,
+        "weight_threshold": 2,
+    }
+
+
+KIND = QueryKind(
+    spec=LabelledSpatialAggregate,
+    build=build_labelled_spatial_aggregate,
+    version="1",
+    top_level=True,
+    redactor=redact_labelled,
+    index_columns=((UNIT_INDEX,),),
+    example={
+        "query_kind": "labelled_spatial_aggregate",
+        "locations": _coalesced(4),
+        "labels": {
+            "query_kind": "mobility_classification",
+            "locations": [_coalesced(1), _coalesced(4)],
+            "stay_length_threshold": 2,
+        },
+    },
+)
