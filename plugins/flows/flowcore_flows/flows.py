@@ -24,12 +24,17 @@ from flowcore.sql.context import BuildContext
 __all__ = [
     "JOIN_TYPES",
     "JoinType",
+    "FROM_SUFFIX",
+    "TO_SUFFIX",
     "Flows",
     "InFlows",
     "OutFlows",
     "build_flows",
     "build_inflows",
     "build_outflows",
+    "check_sides_share_unit",
+    "join_sides",
+    "unit_columns_of",
     "FLOWS",
     "INFLOWS",
     "OUTFLOWS",
@@ -57,13 +62,18 @@ class Flows(Aggregate):
     join_type: JoinType = "inner"
 
     def __attrs_post_init__(self) -> None:
-        from_unit = self.from_location.spatial_unit()
-        to_unit = self.to_location.spatial_unit()
-        if from_unit != to_unit:
-            raise ValueError(
-                "'from_location' and 'to_location' parameters must have the same aggregation "
-                f"unit (found {from_unit} and {to_unit})"
-            )
+        check_sides_share_unit(self.from_location, self.to_location)
+
+
+def check_sides_share_unit(from_location: QuerySpec, to_location: QuerySpec) -> None:
+    """Raise ValueError naming both units unless the two sides of a flow share one."""
+    from_unit = from_location.spatial_unit()
+    to_unit = to_location.spatial_unit()
+    if from_unit != to_unit:
+        raise ValueError(
+            "'from_location' and 'to_location' parameters must have the same aggregation "
+            f"unit (found {from_unit} and {to_unit})"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -82,31 +92,36 @@ class OutFlows(Flows):
     description: ClassVar[str] = "The number of subscribers leaving each location."
 
 
-def _unit_columns(spec: QuerySpec, context: BuildContext) -> tuple[str, ...]:
+def unit_columns_of(spec: QuerySpec, context: BuildContext) -> tuple[str, ...]:
+    """Return the unit columns of a flow-like query, which takes its unit from its sides."""
     unit = spec.spatial_unit()
     if unit is None:
         raise ValueError(f"{spec.query_kind} has no aggregation unit: its sides have none")
     return context.unit_columns(unit)
 
 
-def _joined(spec: Flows, context: BuildContext) -> tuple[FromClause, FromClause, Any]:
+def join_sides(
+    context: BuildContext, from_location: QuerySpec, to_location: QuerySpec, join_type: str
+) -> tuple[FromClause, FromClause, Any]:
     """Return both sides and their join on ``subscriber`` with the SQL join ``join_type`` names."""
-    origin = context.result_of(spec.from_location).alias("from_location")
-    destination = context.result_of(spec.to_location).alias("to_location")
+    origin = context.result_of(from_location).alias("from_location")
+    destination = context.result_of(to_location).alias("to_location")
     left, right = origin, destination
     # SQL's RIGHT JOIN is a LEFT JOIN with the sides swapped.
-    if spec.join_type in ("right", "right outer"):
+    if join_type in ("right", "right outer"):
         left, right = destination, origin
     on = left.c.subscriber == right.c.subscriber
-    outer = spec.join_type != "inner"
-    joined = left.join(right, on, isouter=outer, full=spec.join_type == "full outer")
+    outer = join_type != "inner"
+    joined = left.join(right, on, isouter=outer, full=join_type == "full outer")
     return origin, destination, joined
 
 
 def build_flows(spec: Flows, context: BuildContext) -> Select[Any]:
     """Select ``<col>_from``, ``<col>_to`` for each unit column, and ``value``."""
-    unit = _unit_columns(spec, context)
-    origin, destination, joined = _joined(spec, context)
+    unit = unit_columns_of(spec, context)
+    origin, destination, joined = join_sides(
+        context, spec.from_location, spec.to_location, spec.join_type
+    )
     columns = [origin.c[name].label(name + FROM_SUFFIX) for name in unit]
     columns += [destination.c[name].label(name + TO_SUFFIX) for name in unit]
     return (
@@ -117,7 +132,7 @@ def build_flows(spec: Flows, context: BuildContext) -> Select[Any]:
 
 
 def _summed(spec: Flows, context: BuildContext, suffix: str) -> Select[Any]:
-    unit = _unit_columns(spec, context)
+    unit = unit_columns_of(spec, context)
     flows = build_flows(spec, context).subquery("flows")
     side = [flows.c[name + suffix].label(name) for name in unit]
     # The sum of counts is a count: keep it an integer (PostgreSQL's sum of bigint is numeric).
