@@ -82,6 +82,26 @@ MEANINGFUL = {
     "aggregation_unit": "admin1",
 }
 
+
+def _coalesced(days: tuple[int, ...], unit: str = "admin1") -> dict[str, Any]:
+    """Return a ``coalesced_location`` of the days' majority locations, as FlowKit takes it."""
+    visits = flowclient.location_visits_spec(
+        locations=[_daily(f"2016-01-0{day}", unit) for day in days]
+    )
+    return flowclient.coalesced_location_spec(
+        preferred_location=flowclient.majority_location_spec(
+            subscriber_location_weights=visits, include_unlocatable=True
+        ),
+        fallback_location=flowclient.majority_location_spec(subscriber_location_weights=visits),
+        subscriber_location_weights=visits,
+        weight_threshold=2,
+    )
+
+
+MOBILITY = flowclient.mobility_classification_spec(
+    locations=[_coalesced((1, 2, 3)), _coalesced((4, 5, 6))], stay_length_threshold=2
+)
+
 SEED_SPECS = {
     "spatial_aggregate of daily_location": aggregates.spatial_aggregate_spec(
         locations=_daily("2016-01-03", "admin2")
@@ -123,6 +143,20 @@ SEED_SPECS = {
             end_date_b="2016-01-08",
             label="evening",
             **MEANINGFUL,
+        )
+    ),
+    "labelled_spatial_aggregate": aggregates.labelled_spatial_aggregate_spec(
+        locations=_coalesced((4, 5, 6)), labels=MOBILITY
+    ),
+    "labelled_flows": aggregates.labelled_flows_spec(
+        from_location=_coalesced((1, 2, 3)),
+        to_location=_coalesced((4, 5, 6)),
+        labels=MOBILITY,
+        join_type="full outer",
+    ),
+    "joined_spatial_aggregate of mobility_classification": (
+        aggregates.joined_spatial_aggregate_spec(
+            locations=_coalesced((4, 5, 6)), metric=MOBILITY, method="distr"
         )
     ),
 }
@@ -170,6 +204,88 @@ def test_redaction_drops_small_counts(name: str, connection: Any, python_session
     assert all(value > 15 for value in result["value"])
     assert any(row["value"] <= 15 for row in raw)
     assert len(result) == sum(1 for row in raw if row["value"] > 15)
+
+
+def _smallest_label(rows: list[dict[str, Any]], location: tuple[str, ...]) -> dict[Any, int]:
+    """Return the smallest ``value`` of each location's labels."""
+    smallest: dict[tuple[Any, ...], int] = {}
+    for row in rows:
+        key = tuple(row[column] for column in location)
+        smallest[key] = min(smallest.get(key, row["value"]), row["value"])
+    return smallest
+
+
+@pytest.mark.parametrize(
+    ("name", "location"),
+    [("labelled_spatial_aggregate", ("pcod",)), ("labelled_flows", ("pcod_from", "pcod_to"))],
+)
+def test_labelled_redaction_whole_locations(
+    name: str, location: tuple[str, ...], connection: Any, python_session: Session
+) -> None:
+    spec = SEED_SPECS[name]
+    result = flowclient.get_result(connection=connection, query_spec=spec, disable_progress=True)
+    raw = python_session.run(spec, redact=False).to_dicts()
+    smallest = _smallest_label(raw, location)
+    expected = {key for key, value in smallest.items() if value > 15 and None not in key}
+    released = result.to_dict("records")
+
+    # The raw result has small labels and rows at a null location, so redaction shows.
+    assert any(value <= 15 for value in smallest.values())
+    assert any(None in key for key in smallest)
+    assert {tuple(row[column] for column in location) for row in released} == expected
+    assert _rows(released) == _rows([r for r in raw if tuple(r[c] for c in location) in expected])
+
+
+def test_labelled_large_labels_withheld(connection: Any, python_session: Session) -> None:
+    spec = SEED_SPECS["labelled_spatial_aggregate"]
+    result = flowclient.get_result(connection=connection, query_spec=spec, disable_progress=True)
+    raw = python_session.run(spec, redact=False).to_dicts()
+    smallest = _smallest_label(raw, ("pcod",))
+    withheld_large = [r for r in raw if r["value"] > 15 and smallest[(r["pcod"],)] <= 15]
+
+    assert withheld_large
+    assert not set(result["pcod"]) & {row["pcod"] for row in withheld_large}
+
+
+def test_geojson_of_labelled_flows_rejected(connection: Any) -> None:
+    spec = SEED_SPECS["labelled_flows"]
+
+    with pytest.raises(flowclient.errors.FlowclientConnectionError) as raised:
+        flowclient.get_geojson_result(connection=connection, query_spec=spec, disable_progress=True)
+
+    assert "pcod_from, pcod_to, value_label, value" in str(raised.value)
+
+
+def test_labelled_flows_error_names_field(connection: Any) -> None:
+    spec = aggregates.labelled_flows_spec(
+        from_location=_coalesced((1, 2, 3)),
+        to_location=_coalesced((4, 5, 6), "admin2"),
+        labels=MOBILITY,
+        join_type="outer",
+    )
+
+    with pytest.raises(flowclient.errors.FlowclientConnectionError) as raised:
+        flowclient.run_query(connection=connection, query_spec=spec)
+
+    assert "$.join_type: 'outer' is not one of inner, full outer, left, right" in str(raised.value)
+
+
+def test_mobility_classification_error_names_field(connection: Any) -> None:
+    labels = flowclient.mobility_classification_spec(
+        locations=[_coalesced((1, 2, 3)), _coalesced((4, 5, 6), "admin2")],
+        stay_length_threshold=2,
+    )
+    spec = aggregates.labelled_spatial_aggregate_spec(
+        locations=_coalesced((4, 5, 6)), labels=labels
+    )
+
+    with pytest.raises(flowclient.errors.FlowclientConnectionError) as raised:
+        flowclient.run_query(connection=connection, query_spec=spec)
+
+    assert (
+        "$.labels: All locations must have the same aggregation unit (found admin1, admin2)"
+        in str(raised.value)
+    )
 
 
 def test_geography_admin3(connection: Any, python_session: Session) -> None:
