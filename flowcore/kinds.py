@@ -32,7 +32,7 @@ Redactor = Callable[[FromClause, int], Select[Any]]
 #: after it is appended to each column name, so ``UNIT_INDEX + "_from"`` gives ``pcod_from``.
 UNIT_INDEX = "<unit>"
 
-#: Column of a labelled aggregate holding the label (the category of a categorical metric).
+#: Column of a labelled aggregate that contains the label (the category of a categorical metric).
 LABEL_COLUMN = "value_label"
 
 
@@ -49,10 +49,10 @@ def redact_column(column: str = "value") -> Redactor:
 def redact_labelled(result: FromClause, threshold: int) -> Select[Any]:
     """Select the rows of locations whose every label has a ``value`` above the threshold.
 
-    The location is given by every released column but ``LABEL_COLUMN`` and ``value``. One
-    small label withholds all labels of its location, since the others would give it away by
-    difference from the location's unlabelled total. Rows with a null location column are
-    never released, as in FlowKit, whose release joins the kept locations back by equality.
+    The location is every released column but ``LABEL_COLUMN`` and ``value``. One small label
+    withholds all labels of its location, because subtracting the others from the location's
+    total would reveal it. Rows with a null location column are never released, as in FlowKit,
+    whose release joins the kept locations back by equality.
     """
     released = [c for c in result.c if not c.name.startswith("_")]
     location = [c for c in released if c.name not in (LABEL_COLUMN, "value")]

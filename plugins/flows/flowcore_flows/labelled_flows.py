@@ -5,7 +5,7 @@ subscriber is counted under their label from ``labels``, a categorical metric su
 ``mobility_classification``. Subscribers the metric has no row for are counted under a null
 label. With an outer join, a subscriber present on one side only keeps the label of that
 subscriber. Release rule: a pair of locations is released only when every one of its labels
-counts more than the redaction threshold (15); otherwise all its rows are withheld. Rows with
+counts more than the redaction threshold (15). Otherwise all its rows are withheld. Rows with
 a null location on either side, which outer joins give, are never released.
 """
 

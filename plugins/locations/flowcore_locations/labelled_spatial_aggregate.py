@@ -3,7 +3,7 @@
 Each subscriber of the location query is counted at their location under their label from
 ``labels``, a categorical metric such as ``mobility_classification``. Subscribers the metric
 has no row for are counted under a null label. Release rule: a location is released only when
-every one of its labels counts more than the redaction threshold (15); otherwise all its rows
+every one of its labels counts more than the redaction threshold (15). Otherwise all its rows
 are withheld. Rows at a null location are never released.
 """
 
@@ -24,7 +24,7 @@ __all__ = ["LabelledSpatialAggregate", "build_labelled_spatial_aggregate", "KIND
 
 @attrs.frozen(kw_only=True)
 class LabelledSpatialAggregate(Aggregate):
-    """Subscriber counts per location and label; the aggregation unit is the locations'."""
+    """Subscriber counts per location and label, at the aggregation unit of the locations."""
 
     query_kind: ClassVar[str] = "labelled_spatial_aggregate"
     description: ClassVar[str] = (

@@ -80,8 +80,8 @@ def build_mobility_classification(
         .subquery("history")
     )
 
-    # Consecutive periods at one location share ``period - rank``, the rank counting the
-    # subscriber's periods at that location: each such run is one stay.
+    # Consecutive periods at one location share ``period - rank``, where the rank counts the
+    # subscriber's periods at that location, so each such run is one stay.
     rank = func.dense_rank().over(
         partition_by=[stacked.c.subscriber, *stacked_unit], order_by=stacked.c.period
     )

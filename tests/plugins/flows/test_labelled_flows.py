@@ -214,7 +214,7 @@ def test_null_join_type_means_inner(converter: SpecConverter, registry: Registry
     assert query_id(with_null, registry) == query_id(explicit, registry)
 
 
-def test_scopes_use_the_unit_of_the_sides(converter: SpecConverter) -> None:
+def test_scopes_use_side_unit(converter: SpecConverter) -> None:
     labels = classification("2016-01-01")
     labels["locations"] = [daily("2016-01-01", "admin1")]
     spec = converter.structure(

@@ -168,7 +168,7 @@ def test_rejected(converter: SpecConverter, name: str, spec: dict[str, Any], mes
     assert any(line.startswith(message) for line in raised.value.messages), raised.value.messages
 
 
-def test_unit_and_scopes_come_from_the_locations(converter: SpecConverter) -> None:
+def test_unit_from_locations(converter: SpecConverter) -> None:
     labels = {**LABELS, "locations": [daily("2016-01-01", "admin1")]}
     spec = converter.structure(labelled(daily("2016-01-03", "admin2"), labels))
 

@@ -137,7 +137,7 @@ def test_order_of_periods_matters(world: SpecRunner, places: str) -> None:
     }
 
 
-def test_stays_at_lon_lat_tell_cells_apart(world: SpecRunner, world_dsn: str) -> None:
+def test_lon_lat_stays_per_cell(world: SpecRunner, world_dsn: str) -> None:
     # C1 and C1B are both in R1: one stay of 3 at admin3, three stays of 1 at lon-lat.
     add_calls(
         world_dsn,
@@ -236,7 +236,7 @@ def test_rejected(converter: SpecConverter, name: str, spec: dict[str, Any], mes
     assert any(line.startswith(message) for line in raised.value.messages), raised.value.messages
 
 
-def test_numeric_method_rejected_for_the_classification(converter: SpecConverter) -> None:
+def test_numeric_method_rejected(converter: SpecConverter) -> None:
     spec = {
         "query_kind": "joined_spatial_aggregate",
         "locations": daily("2016-01-01"),
