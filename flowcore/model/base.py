@@ -19,6 +19,7 @@ __all__ = [
     "SubscriberLocationSet",
     "SubscriberMetric",
     "CategoricalSubscriberMetric",
+    "SubscriberLabels",
     "Aggregate",
     "NONSPATIAL",
     "iter_children",
@@ -75,8 +76,15 @@ class SubscriberMetric(QuerySpec):
 class CategoricalSubscriberMetric(SubscriberMetric):
     """Interface: a metric whose ``value`` is a category (text), such as a handset brand.
 
-    Aggregates summarise it with ``distr`` or ``mode``, or count subscribers per category as
-    labels; histograms reject it.
+    Aggregates summarise it with ``distr`` or ``mode``; histograms reject it.
+    """
+
+
+class SubscriberLabels(QuerySpec):
+    """Interface: one row per subscriber with ``subscriber`` and a text label in ``value``.
+
+    Labelled aggregates count subscribers per label. Labels are not metrics, so
+    ``joined_spatial_aggregate`` and ``histogram_aggregate`` do not take them, as in FlowKit.
     """
 
 

@@ -154,11 +154,6 @@ SEED_SPECS = {
         labels=MOBILITY,
         join_type="full outer",
     ),
-    "joined_spatial_aggregate of mobility_classification": (
-        aggregates.joined_spatial_aggregate_spec(
-            locations=_coalesced((4, 5, 6)), metric=MOBILITY, method="distr"
-        )
-    ),
 }
 
 

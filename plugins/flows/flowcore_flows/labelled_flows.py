@@ -1,8 +1,8 @@
 """``labelled_flows``: subscribers moving between two location queries, counted per label.
 
 The two sides are joined on ``subscriber`` with ``join_type`` as in ``flows``, and each joined
-subscriber is counted under their label from ``labels``, a categorical metric such as
-``mobility_classification``. Subscribers the metric has no row for are counted under a null
+subscriber is counted under their label from ``labels``, a label query such as
+``mobility_classification``. Subscribers the labels have no row for are counted under a null
 label. With an outer join, a subscriber present on one side only keeps the label of that
 subscriber. Release rule: a pair of locations is released only when every one of its labels
 counts more than the redaction threshold (15). Otherwise all its rows are withheld. Rows with
@@ -19,7 +19,7 @@ from sqlalchemy import Select, func, select
 from flowcore.kinds import LABEL_COLUMN, UNIT_INDEX, QueryKind, redact_labelled
 from flowcore.model.base import (
     Aggregate,
-    CategoricalSubscriberMetric,
+    SubscriberLabels,
     SubscriberLocations,
     SubscriberLocationSet,
 )
@@ -47,7 +47,7 @@ class LabelledFlows(Aggregate):
 
     from_location: SubscriberLocations | SubscriberLocationSet
     to_location: SubscriberLocations | SubscriberLocationSet
-    labels: CategoricalSubscriberMetric
+    labels: SubscriberLabels
     join_type: JoinType = "inner"
 
     def __attrs_post_init__(self) -> None:

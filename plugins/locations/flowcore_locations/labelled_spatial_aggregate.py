@@ -1,8 +1,8 @@
 """``labelled_spatial_aggregate``: subscriber counts per location and label.
 
 Each subscriber of the location query is counted at their location under their label from
-``labels``, a categorical metric such as ``mobility_classification``. Subscribers the metric
-has no row for are counted under a null label. Release rule: a location is released only when
+``labels``, a label query such as ``mobility_classification``. Subscribers the labels have
+no row for are counted under a null label. Release rule: a location is released only when
 every one of its labels counts more than the redaction threshold (15). Otherwise all its rows
 are withheld. Rows at a null location are never released.
 """
@@ -15,7 +15,7 @@ import attrs
 from sqlalchemy import Select, func, select
 
 from flowcore.kinds import LABEL_COLUMN, UNIT_INDEX, QueryKind, redact_labelled
-from flowcore.model.base import Aggregate, CategoricalSubscriberMetric, SubscriberLocations
+from flowcore.model.base import Aggregate, SubscriberLabels, SubscriberLocations
 from flowcore.sql.context import BuildContext
 from flowcore_locations.inputs import unit_columns_of
 
@@ -32,7 +32,7 @@ class LabelledSpatialAggregate(Aggregate):
     )
 
     locations: SubscriberLocations
-    labels: CategoricalSubscriberMetric
+    labels: SubscriberLabels
 
     def spatial_unit(self) -> str | None:
         """Return the unit of the location query: the labels' own unit does not matter."""

@@ -22,7 +22,7 @@ import attrs
 from sqlalchemy import Integer, Select, and_, case, func, literal, not_, select, union_all
 
 from flowcore.kinds import QueryKind
-from flowcore.model.base import CategoricalSubscriberMetric, SubscriberLocations
+from flowcore.model.base import SubscriberLabels, SubscriberLocations
 from flowcore.model.fields import Sampling
 from flowcore.sql.context import BuildContext
 from flowcore_locations.inputs import at_least_one, check_same_unit, unit_columns_of
@@ -34,7 +34,7 @@ MOBILITY_TYPES = ("unlocated", "irregular", "not_always_locatable", "mobile", "s
 
 
 @attrs.frozen(kw_only=True)
-class MobilityClassification(CategoricalSubscriberMetric):
+class MobilityClassification(SubscriberLabels):
     """Each subscriber's mobility type over a sequence of reference location periods."""
 
     query_kind: ClassVar[str] = "mobility_classification"

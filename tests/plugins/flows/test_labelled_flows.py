@@ -188,7 +188,7 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
                 "end_date": "2016-01-02",
             },
         ),
-        "$.labels.query_kind: 'event_count' is not one of handset, mobility_classification",
+        "$.labels.query_kind: 'event_count' is not one of mobility_classification",
     ),
     (
         "bad nested threshold",

@@ -133,12 +133,26 @@ def test_null_location_never_released(world: SpecRunner, world_dsn: str) -> None
 
 BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
     (
+        "handset labels",
+        labelled(
+            daily("2016-01-01"),
+            {
+                "query_kind": "handset",
+                "start_date": "2016-01-01",
+                "end_date": "2016-01-02",
+                "characteristic": "brand",
+                "method": "last",
+            },
+        ),
+        "$.labels.query_kind: 'handset' is not one of mobility_classification",
+    ),
+    (
         "numeric labels",
         labelled(
             daily("2016-01-01"),
             {"query_kind": "event_count", "start_date": "2016-01-01", "end_date": "2016-01-02"},
         ),
-        "$.labels.query_kind: 'event_count' is not one of handset, mobility_classification",
+        "$.labels.query_kind: 'event_count' is not one of mobility_classification",
     ),
     (
         "labels missing",

@@ -156,25 +156,24 @@ def test_lon_lat_stays_per_cell(world: SpecRunner, world_dsn: str) -> None:
     assert world.locations(lon_lat) == {"kim": "mobile"}
 
 
-def test_distribution_per_location(world: SpecRunner, places: str) -> None:
+def test_labels_counted_per_location(world: SpecRunner, places: str) -> None:
     # Locations on day 6: sam R2, mia R1, uma R2, ian R1, pat R1, ada R3, eve R1, tom R3.
     spec = {
-        "query_kind": "joined_spatial_aggregate",
+        "query_kind": "labelled_spatial_aggregate",
         "locations": daily("2016-01-06"),
-        "metric": classification([period(1), period(3), period(5)], 2),
-        "method": "distr",
+        "labels": classification([period(1), period(3), period(5)], 2),
     }
 
-    shares = {(row["pcod"], row["key"]): row["value"] for row in world.rows(spec)}
+    counts = {(row["pcod"], row["value_label"]): row["value"] for row in world.rows(spec)}
 
-    assert shares == {
-        ("R1", "mobile"): 0.25,
-        ("R1", "irregular"): 0.5,
-        ("R1", "not_always_locatable"): 0.25,
-        ("R2", "stable"): 0.5,
-        ("R2", "unlocated"): 0.5,
-        ("R3", "unlocated"): 0.5,
-        ("R3", "stable"): 0.5,
+    assert counts == {
+        ("R1", "mobile"): 1,
+        ("R1", "irregular"): 2,
+        ("R1", "not_always_locatable"): 1,
+        ("R2", "stable"): 1,
+        ("R2", "unlocated"): 1,
+        ("R3", "unlocated"): 1,
+        ("R3", "stable"): 1,
     }
 
 
@@ -234,20 +233,3 @@ def test_rejected(converter: SpecConverter, name: str, spec: dict[str, Any], mes
         converter.structure(spec)
 
     assert any(line.startswith(message) for line in raised.value.messages), raised.value.messages
-
-
-def test_numeric_method_rejected(converter: SpecConverter) -> None:
-    spec = {
-        "query_kind": "joined_spatial_aggregate",
-        "locations": daily("2016-01-01"),
-        "metric": classification([daily("2016-01-01")], 2),
-        "method": "avg",
-    }
-
-    with pytest.raises(InvalidSpecError) as raised:
-        converter.structure(spec)
-
-    assert raised.value.messages == [
-        "$: method 'avg' does not apply to the categorical metric mobility_classification; "
-        "use one of distr, mode"
-    ]

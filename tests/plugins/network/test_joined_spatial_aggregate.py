@@ -216,3 +216,17 @@ def test_every_metric_column_summarised(run_on: Any, counts_dsn: str) -> None:
     by_region = {row["pcod"]: (row["value"], row["inactive_periods"]) for row in rows}
     # In A, a0 and a1 are active on two of the three days and the 18 others on one.
     assert by_region == {"A": (22, 38), "B": (3, 6)}
+
+
+def test_labels_are_not_a_metric(converter: SpecConverter) -> None:
+    spec = joined_spec("distr")
+    spec["metric"] = {
+        "query_kind": "mobility_classification",
+        "locations": [spec["locations"]],
+        "stay_length_threshold": 1,
+    }
+    with pytest.raises(InvalidSpecError) as raised:
+        converter.structure(spec)
+    assert raised.value.messages[0].startswith(
+        "$.metric.query_kind: 'mobility_classification' is not one of"
+    )
