@@ -67,9 +67,9 @@ def is_allowed(
         raise ValueError("actions must name at least one action, got none")
     required = _as_set(scopes, "scopes")
     if identity.path_grants is not None:
-        # Polling tries run before get_result, as FlowAPI did for these tokens.
-        ordered = sorted(action_set, key=lambda action: action != RUN)
-        return path_scopes.allows(identity.path_grants, ordered, _as_set(paths, "paths"))
+        path_set = _as_set(paths, "paths")
+        # Every request names at least one path, so a call without paths is denied.
+        return bool(path_set) and path_scopes.allows(identity.path_grants, action_set, path_set)
 
     for held in identity.roles.values():
         if not action_set.isdisjoint(held) and required <= held:

@@ -59,7 +59,7 @@ def geography_paths(unit: str) -> frozenset[str]:
 
 def allows(grants: PathGrants, actions: Iterable[str], paths: frozenset[str]) -> bool:
     """Check whether one of ``actions`` together with ``paths`` equals one of ``grants``."""
-    return any(frozenset({action}) | paths in grants for action in actions)
+    return any((frozenset({action}) | paths) in grants for action in actions)
 
 
 def holds_action(grants: PathGrants, actions: Iterable[str]) -> bool:

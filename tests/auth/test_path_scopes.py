@@ -98,6 +98,11 @@ def test_expand_several_paths() -> None:
             id="top-level unit and plain objects",
         ),
         pytest.param({"query_kind": "dummy_query"}, {"dummy_query"}, id="no unit anywhere"),
+        pytest.param(
+            {"query_kind": "daily_location", "aggregation_unit": None},
+            {"daily_location"},
+            id="null unit",
+        ),
     ],
 )
 def test_request_paths(spec: dict[str, object], paths: set[str]) -> None:
@@ -155,3 +160,10 @@ def test_geography_grant() -> None:
 
     assert is_allowed(alice, {"get_result"}, (), paths=geography_paths("admin3"))
     assert not is_allowed(alice, {"get_result"}, (), paths=geography_paths("admin2"))
+
+
+def test_request_without_paths_denied() -> None:
+    # A bare action scope never matches a request, which always names paths.
+    alice = identity("get_result")
+
+    assert not is_allowed(alice, {"get_result"}, {"admin3:spatial_aggregate:spatial_aggregate"})

@@ -136,3 +136,47 @@ def test_malformed_path_scopes_rejected(
 
     assert response.status_code == 422
     assert response.json()["msg"] == "Invalid user_claims: a path scope is a number, not a string"
+
+
+def test_geojson_needs_only_the_query_grant(
+    api_server: RunningServer, analyst_token: str, universal_token: str
+) -> None:
+    with api_server.client(universal_token) as client:
+        query_id = run_completed(client, SPATIAL_ADMIN2)
+
+    with api_server.client(analyst_token) as client:
+        response = client.get(f"/api/0/get/{query_id}.geojson")
+
+    assert response.status_code == 200
+    assert response.json()["type"] == "FeatureCollection"
+    assert len(response.json()["features"]) > 0
+
+
+def test_poll_with_read_grant_only(
+    api_server: RunningServer, signing_keys: tuple[str, str], universal_token: str
+) -> None:
+    with api_server.client(universal_token) as client:
+        query_id = run_completed(client, SPATIAL_ADMIN2)
+    reader = path_token(signing_keys[0], [f"get_result&{SPATIAL_PATH}"])
+
+    with api_server.client(reader) as client:
+        polled = client.get(f"/api/0/poll/{query_id}")
+        unknown = client.get(f"/api/0/poll/{'0' * 32}")
+
+    assert polled.status_code == 303
+    assert unknown.status_code == 404
+
+
+def test_quality_checks_follow_dates_grant(
+    api_server: RunningServer, analyst_token: str, signing_keys: tuple[str, str]
+) -> None:
+    without = path_token(signing_keys[0], [f"get_result,run&{SPATIAL_PATH}"])
+
+    with api_server.client(analyst_token) as client:
+        granted = client.get("/api/0/qa/")
+    with api_server.client(without) as client:
+        denied = client.get("/api/0/qa/")
+
+    assert granted.status_code == 200
+    assert isinstance(granted.json(), list)
+    assert denied.status_code == 403

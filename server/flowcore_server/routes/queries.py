@@ -24,7 +24,6 @@ from flowcore_server.auth import (
     GET_RESULT,
     POLL_ACTIONS,
     RUN,
-    geography_paths,
     geography_scope,
     request_paths,
     require,
@@ -233,13 +232,10 @@ def get_result(filename: str, identity: Identity, service: QueryService) -> Resp
                     "so it has no GeoJSON form",
                 },
             )
-        # Path grants are checked once for the query (above) and once for the geography.
-        require(
-            identity,
-            {GET_RESULT},
-            service.scopes(query.spec) | {geography_scope(unit)},
-            paths=geography_paths(unit),
-        )
+        # FlowAPI of FlowKit 1.10 to 1.17 checked only the query's own path grant (above) for
+        # a GeoJSON result, so the geography scope is asked of roles only.
+        if identity.path_grants is None:
+            require(identity, {GET_RESULT}, service.scopes(query.spec) | {geography_scope(unit)})
     unready = _unready_answer(query)
     if unready is not None:
         return unready
