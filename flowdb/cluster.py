@@ -56,6 +56,7 @@ DATABASE = "flowdb"
 CACHE_MIGRATION = "0100_cache.sql"
 _MIB = 1024 * 1024
 _GIB = 1024 * _MIB
+_MIN_CACHE_SIZE = _GIB
 _START_ATTEMPTS = 3
 
 
@@ -293,17 +294,20 @@ class LocalCluster:
     # -- steps -----------------------------------------------------------------------------
 
     def _size_cache(self, dsn: str) -> None:
-        """Limit the cache of a new database to a tenth of the disk space free for the cluster.
+        """Limit the cache of a new database to a tenth of the free disk space, at least 1 GiB.
 
         FlowDB sets the same default when its container starts first. Migrations run on any
         server and cannot see its disk, so they write a fixed 10 GiB.
         """
-        size = shutil.disk_usage(self.data_dir).free // 10
+        # The floor keeps a nearly full disk from making every scheduled shrink evict everything.
+        size = max(shutil.disk_usage(self.data_dir).free // 10, _MIN_CACHE_SIZE)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(
                 "UPDATE cache.cache_config SET value = %s WHERE key = 'cache_size'", (str(size),)
             )
-        logger.info("cache size limit set to %d bytes, a tenth of the free disk space", size)
+        logger.info(
+            "cache size limit set to %d bytes (a tenth of the free disk, at least 1 GiB)", size
+        )
 
     def _initialise(self) -> None:
         """Run initdb with a generated superuser password and flowcore's settings."""

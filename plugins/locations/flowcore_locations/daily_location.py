@@ -32,9 +32,10 @@ __all__ = ["DailyLocation", "build_daily_location", "KIND"]
 ONE_DAY = dt.timedelta(days=1)
 
 
-def _calendar_day(value: dt.datetime) -> dt.datetime:
-    """Return midnight at the start of ``value``'s day."""
-    return dt.datetime.combine(value.date(), dt.time())
+def _calendar_day(value: dt.date) -> dt.datetime:
+    """Return midnight at the start of ``value``'s day (a date or a datetime)."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    return dt.datetime.combine(day, dt.time())
 
 
 @attrs.frozen(kw_only=True)

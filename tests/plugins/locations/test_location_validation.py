@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import flowcore_locations.plugin
 import pytest
+from flowcore_locations.daily_location import DailyLocation
 from location_helpers import daily
 
 from flowcore.errors import InvalidSpecError
@@ -330,3 +332,9 @@ def test_daily_location_date_is_calendar_day(
     assert query_id(structured, registry) == query_id(
         converter.structure(daily("2016-01-02")), registry
     )
+
+
+def test_daily_location_from_python_date() -> None:
+    spec = DailyLocation(date=dt.date(2016, 1, 2), method="last", aggregation_unit="admin3")
+
+    assert spec.date == dt.datetime(2016, 1, 2)
