@@ -25,6 +25,9 @@ MAPPING_KEYS = ("_cell_id", "_valid_from", "_valid_to")
 
 #: Builds the cell-version mapping for a spec's spatial fields (None: the raw cell id).
 Mapping = Callable[[SpatialFields | None], Select[Any]]
+#: Builds a keyed mapping: cell versions to an integer ``_region_key``, and the regions' keys
+#: with the unit's columns. None when the spatial fields give the regions no key.
+KeyedMapping = Callable[[SpatialFields | None], "tuple[Select[Any], Select[Any]] | None"]
 #: Builds a select of the unit's columns and a ``geom`` column for the geography route.
 Geometry = Callable[[], Select[Any]]
 
@@ -44,6 +47,9 @@ class AggregationUnit:
     #: Regions with polygons (admin levels): what polygon-only kinds require.
     polygons: bool = False
     distribution: str = ""
+    #: Builds the keyed mapping, for kinds that group many rows by region: an integer key
+    #: groups faster than text p-codes. None for units without such a key.
+    keyed_mapping: KeyedMapping | None = None
 
 
 def _cell_keys() -> list[Any]:
@@ -84,6 +90,20 @@ def _admin_unit(level: int) -> AggregationUnit:
     def geometry() -> Select[Any]:
         return select(pcod.label("pcod"), admin.c.geom.label("geom"))
 
+    def keyed_mapping(spatial: SpatialFields | None) -> tuple[Select[Any], Select[Any]] | None:
+        if spatial is not None and spatial.mapping_table:
+            return None
+        # One key per p-code, so grouping by key groups exactly as grouping by p-code would,
+        # even where a p-code has several polygons.
+        keys = select(func.min(admin.c.gid).label("_region_key"), pcod.label("pcod")).group_by(pcod)
+        key_table = keys.subquery("region_keys")
+        keyed = (
+            select(*_cell_keys(), key_table.c._region_key)
+            .join_from(cells, admin, func.ST_Within(cells.c.geom_point, admin.c.geom))
+            .join(key_table, key_table.c.pcod.is_not_distinct_from(pcod))
+        )
+        return keyed, keys
+
     return AggregationUnit(
         name=f"admin{level}",
         columns=("pcod",),
@@ -91,6 +111,7 @@ def _admin_unit(level: int) -> AggregationUnit:
         geometry=geometry,
         public=True,
         polygons=True,
+        keyed_mapping=keyed_mapping,
     )
 
 

@@ -307,15 +307,29 @@ class BuildContext:
                 *kept, *(source.c[name] for name in unit.columns if name in source.c)
             ).where(source.c.location_id.is_not(None), source.c.location_id != "")
         mapping = unit.mapping(spatial_fields).subquery(f"cell_to_{unit.name.replace('-', '_')}")
-        event_day = cast(source.c.datetime, Date)
-        on = and_(
-            mapping.c._cell_id == source.c.location_id,
-            or_(mapping.c._valid_from.is_(None), mapping.c._valid_from <= event_day),
-            or_(mapping.c._valid_to.is_(None), event_day <= mapping.c._valid_to),
-        )
         return select(*kept, *(mapping.c[name] for name in unit.columns)).join_from(
-            source, mapping, on
+            source, mapping, _in_service(source, mapping)
         )
+
+    def locate_by_key(
+        self, events: Select[Any], spatial: SpatialFields
+    ) -> tuple[Select[Any], FromClause] | None:
+        """Join events to an integer ``_region_key`` of their region, as ``locate`` joins them.
+
+        Returns the located events and a table of each key with the unit's columns. Returns
+        None when the unit or its mapping table gives regions no key, and ``locate`` applies.
+        """
+        unit = self.unit(spatial)
+        keyed = None if unit.keyed_mapping is None else unit.keyed_mapping(spatial)
+        if keyed is None:
+            return None
+        keyed_mapping, keys = keyed
+        source = events.subquery("located_events")
+        mapping = keyed_mapping.subquery(f"cell_to_{unit.name.replace('-', '_')}_key")
+        located = select(*source.c, mapping.c._region_key).join_from(
+            source, mapping, _in_service(source, mapping)
+        )
+        return located, keys.subquery("region_keys")
 
     def located_events(
         self,
@@ -375,3 +389,13 @@ def _column_type(name: str) -> Any:
         if name in events.c:
             return events.c[name].type
     raise KeyError(f"no event table has a column named {name!r}")
+
+
+def _in_service(events: FromClause, mapping: FromClause) -> ColumnElement[bool]:
+    """Return the join of events to the mapping row of their cell version on the event's date."""
+    event_day = cast(events.c.datetime, Date)
+    return and_(
+        mapping.c._cell_id == events.c.location_id,
+        or_(mapping.c._valid_from.is_(None), mapping.c._valid_from <= event_day),
+        or_(mapping.c._valid_to.is_(None), event_day <= mapping.c._valid_to),
+    )

@@ -144,6 +144,9 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
         hour_counts = None
         if spec.interval != "min":
             hour_counts = context.cell_counts(spec, start=start, end=end, hourly=True)
+        keyed = None if hour_counts is None else context.locate_by_key(hour_counts, spec)
+        if keyed is not None:
+            return _counted_by_region_key(*keyed, unit=unit, width=width, interval=spec.interval)
         value: ColumnElement[Any]
         if hour_counts is not None:
             counted = context.locate(hour_counts, spec).subquery("counted_hours")
@@ -208,6 +211,35 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
         .subquery("released_counts")
     )
     return _released_columns(joined, unit, spec.interval)
+
+
+def _counted_by_region_key(
+    located: Select[Any], keys: FromClause, *, unit: tuple[str, ...], width: Any, interval: str
+) -> Select[Any]:
+    """Select the released columns of hour counts grouped by integer region key and bucket.
+
+    On the 13 million hour rows of a medium week, grouping by an integer key took about a
+    fifth less time than grouping by the p-code. The p-codes join the grouped rows afterwards.
+    """
+    counted = located.subquery("counted_hours")
+    bucket = utc_bucket_start(counted.c.datetime, width).label("bucket")
+    counts = (
+        select(
+            counted.c._region_key,
+            bucket,
+            cast(func.sum(counted.c.event_count), BigInteger).label("value"),
+            func.count(distinct(counted.c.subscriber)).label(SUBSCRIBER_COUNT),
+        )
+        .group_by(counted.c._region_key, bucket)
+        .subquery("bucket_counts")
+    )
+    named = (
+        select(*(keys.c[name] for name in unit), counts.c.bucket, counts.c.value)
+        .add_columns(counts.c[SUBSCRIBER_COUNT])
+        .join_from(counts, keys, counts.c._region_key == keys.c._region_key)
+        .subquery("named_counts")
+    )
+    return _released_columns(named, unit, interval)
 
 
 #: Planner settings. The cell-to-region join is overestimated about twentyfold, so parallel plans

@@ -9,6 +9,7 @@ import pytest
 import flowcore
 from flowcore.errors import InvalidSpecError
 from flowcore.testing import insert_cells, insert_events, insert_region, square
+from flowdb.cell_counts import count_ingested_days
 
 # Region A contains cells c1 and c2, region B contains c3.
 CELLS = [
@@ -243,3 +244,29 @@ def test_subset_counts_and_release(run_on: Any, small_dsn: str) -> None:
     # The release rule counts every subscriber seen: s1 and s2 in A on 2016-01-01, s1 alone
     # on 2016-01-02.
     assert released_values(run_on(small_dsn)(spec, redact=1)) == {("A", "2016-01-01"): 2}
+
+
+def test_p_code_with_two_polygons(run_on: Any, fresh_dsn: str) -> None:
+    # Region A has two polygons (two rows of geography.admin3). The hour counts are grouped by
+    # an integer region key, and s1, seen in both halves, must still count once.
+    insert_region(fresh_dsn, 3, "A", square(80, 27, 1))
+    insert_region(fresh_dsn, 3, "A", square(81, 27, 1))
+    insert_cells(
+        fresh_dsn,
+        [{"id": "c1", "lon": 80.5, "lat": 27.5}, {"id": "c2", "lon": 81.5, "lat": 27.5}],
+    )
+    insert_events(
+        fresh_dsn,
+        "calls",
+        [
+            {"msisdn": "s1", "datetime": "2016-01-01 10:05:00", "location_id": "c1"},
+            {"msisdn": "s1", "datetime": "2016-01-01 10:40:00", "location_id": "c2"},
+            {"msisdn": "s2", "datetime": "2016-01-01 10:50:00", "location_id": "c2"},
+        ],
+    )
+    count_ingested_days(fresh_dsn)
+    spec = counts_spec(end_date="2016-01-02", interval="hour", event_types=["calls"])
+
+    assert run_on(fresh_dsn)(spec) == [{"pcod": "A", "date": "2016-01-01", "hour": 10, "value": 3}]
+    assert len(run_on(fresh_dsn)(spec, redact=1)) == 1
+    assert run_on(fresh_dsn)(spec, redact=2) == []
