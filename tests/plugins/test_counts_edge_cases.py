@@ -735,6 +735,8 @@ def test_sampled_locations_from_counts_and_events(world: Session, world_dsn: str
 
 
 def test_directions_and_minutes_read_events(world: Session) -> None:
+    # With a direction the counts come from the events, and the release rule, which ignores
+    # direction, from the hour counts. By minute both come from the events.
     incoming = ranged(
         "location_event_counts",
         "2016-01-02",
@@ -751,8 +753,10 @@ def test_directions_and_minutes_read_events(world: Session) -> None:
         "hours": {"start_hour": 3, "end_hour": 4},
     }
 
-    for spec in (incoming, outgoing, minutes):
-        assert not reads_counts(world, spec), spec
+    for spec in (incoming, outgoing):
+        assert reads_counts(world, spec), spec
+        assert "events.calls" in world.sql(spec), spec
+    assert not reads_counts(world, minutes)
     assert sorted_rows(world, incoming) == [("R2", "2016-01-02", 9, 1)]
     assert sorted_rows(world, outgoing) == [
         ("R1", "2016-01-02", 4, 1),

@@ -187,22 +187,7 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
         .subquery("event_counts")
     )
 
-    # The release rule ignores direction and subset, so it reads the events again without them.
-    seen_events = context.locate(
-        context.events(start=start, end=end, event_types=spec.event_types, hours=spec.hours),
-        spec,
-    ).subquery("seen_events")
-    seen_unit = [seen_events.c[name] for name in unit]
-    seen_bucket = utc_bucket_start(seen_events.c.datetime, width).label("bucket")
-    seen = (
-        select(
-            *seen_unit,
-            seen_bucket,
-            func.count(distinct(seen_events.c.subscriber)).label(SUBSCRIBER_COUNT),
-        )
-        .group_by(*seen_unit, seen_bucket)
-        .subquery("bucket_subscribers")
-    )
+    seen = _seen_subscribers(spec, context, start=start, end=end, unit=unit, width=width)
     on = and_(*(counts.c[name] == seen.c[name] for name in (*unit, "bucket")))
     joined = (
         select(*(counts.c[name] for name in unit), counts.c.bucket, counts.c.value)
@@ -211,6 +196,52 @@ def build_location_event_counts(spec: LocationEventCounts, context: BuildContext
         .subquery("released_counts")
     )
     return _released_columns(joined, unit, spec.interval)
+
+
+def _seen_subscribers(
+    spec: LocationEventCounts,
+    context: BuildContext,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    unit: tuple[str, ...],
+    width: dt.timedelta,
+) -> FromClause:
+    """Select unit columns, ``bucket`` and the distinct subscribers seen there, for release.
+
+    The release rule ignores direction and subset, so it reads every event of the spec's types
+    and hours again: from FlowDB's hour counts when they serve the range, else the events.
+    """
+    released_spec = attrs.evolve(spec, direction="both", subscriber_subset=None)
+    hour_counts = None
+    if spec.interval != "min":
+        hour_counts = context.cell_counts(released_spec, start=start, end=end, hourly=True)
+    keyed = None if hour_counts is None else context.locate_by_key(hour_counts, spec)
+    if keyed is not None:
+        located, keys = keyed
+        seen = located.subquery("seen_hours")
+        bucket = utc_bucket_start(seen.c.datetime, width).label("bucket")
+        by_key = (
+            select(
+                seen.c._region_key,
+                bucket,
+                func.count(distinct(seen.c.subscriber)).label(SUBSCRIBER_COUNT),
+            )
+            .group_by(seen.c._region_key, bucket)
+            .subquery("key_subscribers")
+        )
+        return _named_by_key(by_key, keys, unit).subquery("bucket_subscribers")
+    rows = hour_counts
+    if rows is None:
+        rows = context.events(start=start, end=end, event_types=spec.event_types, hours=spec.hours)
+    seen = context.locate(rows, spec).subquery("seen_events")
+    seen_unit = [seen.c[name] for name in unit]
+    bucket = utc_bucket_start(seen.c.datetime, width).label("bucket")
+    return (
+        select(*seen_unit, bucket, func.count(distinct(seen.c.subscriber)).label(SUBSCRIBER_COUNT))
+        .group_by(*seen_unit, bucket)
+        .subquery("bucket_subscribers")
+    )
 
 
 def _counted_by_region_key(
@@ -233,13 +264,17 @@ def _counted_by_region_key(
         .group_by(counted.c._region_key, bucket)
         .subquery("bucket_counts")
     )
-    named = (
-        select(*(keys.c[name] for name in unit), counts.c.bucket, counts.c.value)
-        .add_columns(counts.c[SUBSCRIBER_COUNT])
-        .join_from(counts, keys, counts.c._region_key == keys.c._region_key)
-        .subquery("named_counts")
+    return _released_columns(
+        _named_by_key(counts, keys, unit).subquery("named_counts"), unit, interval
     )
-    return _released_columns(named, unit, interval)
+
+
+def _named_by_key(grouped: FromClause, keys: FromClause, unit: tuple[str, ...]) -> Select[Any]:
+    """Select the unit columns of each region key, then the other columns of ``grouped``."""
+    rest = [column for column in grouped.c if column.name != "_region_key"]
+    return select(*(keys.c[name] for name in unit), *rest).join_from(
+        grouped, keys, grouped.c._region_key == keys.c._region_key
+    )
 
 
 #: Planner settings. The cell-to-region join is overestimated about twentyfold, so parallel plans

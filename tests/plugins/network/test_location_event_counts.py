@@ -147,7 +147,11 @@ def test_range_under_one_day_by_minute(run_on: Any, small_dsn: str) -> None:
     assert released_values(rows) == {("A", "2016-01-01", 10, 5): 3}
 
 
-def test_small_counts_redacted_by_subscribers(run_on: Any, small_dsn: str) -> None:
+@pytest.mark.parametrize("counted", [False, True], ids=["from events", "from hour counts"])
+def test_small_counts_redacted_by_subscribers(run_on: Any, small_dsn: str, counted: bool) -> None:
+    if counted:
+        # The release rule then reads the hour counts, grouped by region key.
+        count_ingested_days(small_dsn)
     spec = counts_spec(direction="in")
     # Region A on 2016-01-01 counts one incoming row, but s1 and s2 were both seen there.
     released = released_values(run_on(small_dsn)(spec, redact=1))
