@@ -17,45 +17,26 @@ import attrs
 from sqlalchemy import Select, func, select
 
 from flowcore.kinds import LABEL_COLUMN, UNIT_INDEX, QueryKind, redact_labelled
-from flowcore.model.base import (
-    Aggregate,
-    SubscriberLabels,
-    SubscriberLocations,
-    SubscriberLocationSet,
-)
+from flowcore.model.base import SubscriberLabels
 from flowcore.sql.context import BuildContext
-from flowcore_flows.flows import (
-    FROM_SUFFIX,
-    TO_SUFFIX,
-    JoinType,
-    check_sides_share_unit,
-    join_sides,
-    unit_columns_of,
-)
+from flowcore_flows.flows import FROM_SUFFIX, TO_SUFFIX, Flows, join_sides, unit_columns_of
 
 __all__ = ["LabelledFlows", "build_labelled_flows", "LABELLED_FLOWS"]
 
 
 @attrs.frozen(kw_only=True)
-class LabelledFlows(Aggregate):
-    """Subscriber counts per pair of locations and label."""
+class LabelledFlows(Flows):
+    """Subscriber counts per pair of locations and label.
+
+    The sides come first, so the result takes their unit, whatever the labels' own unit.
+    """
 
     query_kind: ClassVar[str] = "labelled_flows"
     description: ClassVar[str] = (
         "The number of subscribers per pair of locations in two location queries, per label."
     )
 
-    from_location: SubscriberLocations | SubscriberLocationSet
-    to_location: SubscriberLocations | SubscriberLocationSet
     labels: SubscriberLabels
-    join_type: JoinType = "inner"
-
-    def __attrs_post_init__(self) -> None:
-        check_sides_share_unit(self.from_location, self.to_location)
-
-    def spatial_unit(self) -> str | None:
-        """Return the unit of the two sides: the labels' own unit does not matter."""
-        return self.from_location.spatial_unit()
 
 
 def build_labelled_flows(spec: LabelledFlows, context: BuildContext) -> Select[Any]:

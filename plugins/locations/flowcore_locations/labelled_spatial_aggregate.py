@@ -15,28 +15,27 @@ import attrs
 from sqlalchemy import Select, func, select
 
 from flowcore.kinds import LABEL_COLUMN, UNIT_INDEX, QueryKind, redact_labelled
-from flowcore.model.base import Aggregate, SubscriberLabels, SubscriberLocations
+from flowcore.model.base import SubscriberLabels
 from flowcore.sql.context import BuildContext
 from flowcore_locations.inputs import unit_columns_of
+from flowcore_locations.spatial_aggregate import SpatialAggregate
 
 __all__ = ["LabelledSpatialAggregate", "build_labelled_spatial_aggregate", "KIND"]
 
 
 @attrs.frozen(kw_only=True)
-class LabelledSpatialAggregate(Aggregate):
-    """Subscriber counts per location and label, at the aggregation unit of the locations."""
+class LabelledSpatialAggregate(SpatialAggregate):
+    """Subscriber counts per location and label, at the aggregation unit of the locations.
+
+    The locations come first, so the result takes their unit, whatever the labels' own unit.
+    """
 
     query_kind: ClassVar[str] = "labelled_spatial_aggregate"
     description: ClassVar[str] = (
         "The number of subscribers at each location of a location query, per label."
     )
 
-    locations: SubscriberLocations
     labels: SubscriberLabels
-
-    def spatial_unit(self) -> str | None:
-        """Return the unit of the location query: the labels' own unit does not matter."""
-        return self.locations.spatial_unit()
 
 
 def build_labelled_spatial_aggregate(
