@@ -32,7 +32,7 @@ Redactor = Callable[[FromClause, int], Select[Any]]
 #: after it is appended to each column name, so ``UNIT_INDEX + "_from"`` gives ``pcod_from``.
 UNIT_INDEX = "<unit>"
 
-#: Column of a labelled aggregate that contains the label (the category of a categorical metric).
+#: Column of a labelled aggregate that contains the label from its label query.
 LABEL_COLUMN = "value_label"
 
 

@@ -296,8 +296,8 @@ class LocalCluster:
     def _size_cache(self, dsn: str) -> None:
         """Limit the cache of a new database to a tenth of the free disk space, at least 1 GiB.
 
-        FlowDB sets the same default when its container starts first. Migrations run on any
-        server and cannot see its disk, so they write a fixed 10 GiB.
+        A tenth of the free disk is FlowDB's default. Migrations run on any server and cannot
+        see its disk, so they write a fixed 10 GiB.
         """
         # The floor keeps a nearly full disk from making every scheduled shrink evict everything.
         size = max(shutil.disk_usage(self.data_dir).free // 10, _MIN_CACHE_SIZE)

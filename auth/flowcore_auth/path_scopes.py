@@ -3,9 +3,10 @@
 Such a token's ``user_claims`` is a list of strings ``<action>&<path>[&<path>...]``. A path is
 dotted: the top-level query kind, then parameter names and nested query kinds down to an
 aggregation unit, such as ``spatial_aggregate.locations.daily_location.aggregation_unit.admin3``.
-Each ``&``-separated part may list alternatives with commas
-(``get_result,run&daily_location.aggregation_unit.admin2,admin3``), and a string grants every
-combination of one alternative per part: each combination is one *grant*, a set of strings.
+Each ``&``-separated part may list whole alternatives with commas, as in
+``get_result,run&daily_location.aggregation_unit.admin2,daily_location.aggregation_unit.admin3``.
+A string grants every combination of one alternative per part, and each combination is one
+*grant*, a set of strings.
 
 A request is granted when the set of its action and its paths equals one grant exactly. A
 request's paths are read from the query's JSON: one per ``aggregation_unit`` in the tree, or

@@ -148,7 +148,7 @@ def test_dates(test_registry: Registry) -> None:
 
 
 def test_nullable_alternatives_carry_their_type(registry: Registry) -> None:
-    # OpenAPI 3.0 ignores "nullable" unless "type" stands beside it.
+    # OpenAPI 3.0 ignores "nullable" unless "type" is in the same schema object.
     histogram_range = query_schemas(registry)["histogram_aggregate"]["properties"]["range"]
 
     assert "nullable" not in histogram_range

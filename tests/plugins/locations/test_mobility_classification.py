@@ -122,8 +122,8 @@ def test_one_period(world: SpecRunner, places: str) -> None:
 
 
 def test_order_of_periods_matters(world: SpecRunner, places: str) -> None:
-    # Oldest last: the latest period is now days 1-2, where gus is located and ada and eve
-    # are absent; sam's stay in R2 is now periods 1 and 2 of the list.
+    # Oldest last, so the latest period is days 1-2, where gus is located and ada and eve are
+    # absent. Sam's stay in R2 is then periods 1 and 2 of the list.
     spec = classification([period(5), period(3), period(1)], 2)
 
     assert world.locations(spec) == {
