@@ -64,8 +64,8 @@ def test_active_periods(
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"total_periods": 0}, "$: total_periods must be at least 1, got 0"),
-        ({"total_periods": 2, "period_length": 0}, "$: period_length must be at least 1, got 0"),
+        ({"total_periods": 0}, "$.total_periods: must be at least 1, got 0"),
+        ({"total_periods": 2, "period_length": 0}, "$.period_length: must be at least 1, got 0"),
     ],
 )
 def test_period_counts_validated(

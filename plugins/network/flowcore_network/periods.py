@@ -1,0 +1,99 @@
+"""A run of equal periods from a start time, shared by the kinds that count active periods.
+
+Period i is ``[start_date + i * period_length, start_date + (i + 1) * period_length)`` for i
+from 0 to ``total_periods - 1``, in days, hours or minutes. A day is 24 hours, in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import attrs
+from sqlalchemy import Float, FromClause, Integer, cast, extract, func, literal
+from sqlalchemy.sql import ColumnElement
+
+from flowcore.errors import FieldValueError
+from flowcore.model.fields import EventFilters, Sampling
+from flowcore.sql.context import BuildContext
+
+__all__ = [
+    "PeriodUnit",
+    "SECONDS_PER_UNIT",
+    "PeriodFields",
+    "period_events",
+    "period_index",
+]
+
+PeriodUnit = Literal["days", "hours", "minutes"]
+
+SECONDS_PER_UNIT = {"days": 86_400, "hours": 3_600, "minutes": 60}
+
+_ONE_HOUR = dt.timedelta(hours=1)
+_ONE_DAY = dt.timedelta(days=1)
+
+
+def _at_least_one(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise FieldValueError(attribute.name, f"must be at least 1, got {value}")
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class PeriodFields(EventFilters):
+    """Equal periods from a start time, the filters of the events read in them and a sample."""
+
+    start_date: dt.datetime
+    total_periods: int = attrs.field(validator=_at_least_one)
+    period_length: int = attrs.field(default=1, validator=_at_least_one)
+    period_unit: PeriodUnit = "days"
+    sampling: Sampling | None = None
+
+    def period(self) -> dt.timedelta:
+        """Return the length of one period."""
+        return dt.timedelta(seconds=self.period_length * SECONDS_PER_UNIT[self.period_unit])
+
+    def end_date(self) -> dt.datetime:
+        """Return the end of the last period."""
+        return self.start_date + self.total_periods * self.period()
+
+
+def period_events(spec: PeriodFields, context: BuildContext) -> FromClause:
+    """Return the spec's events in its periods, as rows with ``subscriber`` and ``datetime``.
+
+    FlowDB's per-cell counts stand in for the events when each count row lies within one
+    period (see :func:`_counted_periods`).
+    """
+    counted = _counted_periods(spec, context)
+    if counted is not None:
+        return counted
+    return context.events(
+        start=spec.start_date,
+        end=spec.end_date(),
+        event_types=spec.event_types,
+        hours=spec.hours,
+        subscriber_subset=spec.subscriber_subset,
+    ).subquery("timed_events")
+
+
+def period_index(spec: PeriodFields, moment: ColumnElement[Any]) -> ColumnElement[int]:
+    """Return the number of the period that contains ``moment`` (a UTC timestamp), from 0."""
+    start = literal(spec.start_date.replace(tzinfo=dt.UTC))
+    seconds = extract("epoch", moment - start)
+    period_seconds = literal(spec.period().total_seconds(), Float)
+    return cast(func.floor(seconds / period_seconds), Integer)
+
+
+def _counted_periods(spec: PeriodFields, context: BuildContext) -> FromClause | None:
+    """Return FlowDB's per-cell counts when each of their rows falls in one period, else None.
+
+    The counts apply only from a UTC midnight, so every period boundary is a whole hour when
+    the period is whole hours, and a midnight when it is whole days. Each hour row then lies
+    within one period, and so does each day row. The row's ``datetime`` (the hour's start, or
+    the day's latest event) falls in the same period as every event it counts.
+    """
+    period = spec.period()
+    if period % _ONE_HOUR:
+        return None
+    daily = not period % _ONE_DAY
+    counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date(), hourly=not daily)
+    return None if counts is None else counts.subquery("counted_cells")
