@@ -118,6 +118,10 @@ class Planner:
     @staticmethod
     def _build(kind: QueryKind, spec: QuerySpec, context: BuildContext) -> Select[Any]:
         query = kind.build(spec, context)
+        if kind.produces_aggregate:
+            # Aggregated rows have no subscriber column to sample by, so an aggregate that
+            # takes ``sampling`` samples its subscribers in its own builder.
+            return query
         return apply_sampling(query, getattr(spec, "sampling", None))
 
     def _stored_result(self, spec: QuerySpec) -> FromClause:
