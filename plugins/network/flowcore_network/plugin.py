@@ -8,11 +8,13 @@ from flowcore.hookspecs import hookimpl
 from flowcore.kinds import QueryKind
 from flowcore_network import (
     aggregate_network_objects,
+    calendar_activity,
     displacement,
     event_count,
     handset,
     histogram_aggregate,
     joined_spatial_aggregate,
+    localised_calendar_activity,
     location_event_counts,
     location_introversion,
     nocturnal_events,
@@ -55,3 +57,5 @@ def flowcore_register_query_kinds(register: Callable[[QueryKind], None]) -> None
     register(displacement.KIND)
     register(total_active_periods.KIND)
     register(topup_balance.KIND)
+    register(calendar_activity.KIND)
+    register(localised_calendar_activity.KIND)

@@ -129,6 +129,11 @@ SPECS: list[dict[str, Any]] = [
     active_periods("2016-01-01", 4, 720, "minutes", event_types=ALL_TYPES),
     active_periods("2016-01-03", 2, 1, "days", hours=OFFICE, subscriber_subset=SUBSET),
     active_periods("2016-01-01", 16, 3, "hours", hours={"start_hour": 19, "end_hour": 7}),
+    {**active_periods("2016-01-01", 7, 1, "days"), "query_kind": "calendar_activity"},
+    {
+        **active_periods("2016-01-02", 8, 6, "hours", hours=NIGHT, subscriber_subset=SUBSET),
+        "query_kind": "calendar_activity",
+    },
     ranged(
         "nocturnal_events",
         "2016-01-01",
