@@ -76,6 +76,10 @@ def json_result_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Ite
 def _csv_value(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, list):
+        # An array cell, such as a calendar of period starts, is written as its JSON text,
+        # the same form a JSON result gives, instead of Python's repr of the list.
+        return dumps(value).decode("utf-8")
     if isinstance(value, decimal.Decimal):
         return decimal_text(value)
     return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -218,3 +219,23 @@ def test_access_log(client: httpx.Client, api_server: RunningServer, universal_t
     assert universal_token not in log_text
     assert "Bearer" not in log_text
     assert all(line.startswith("{") for line in log_text.splitlines() if line)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"total_periods": 0}, "$.total_periods: must be at least 1, got 0"),
+        (
+            {"total_periods": 2, "period_unit": "weeks"},
+            "$.period_unit: 'weeks' is not one of days, hours, minutes",
+        ),
+    ],
+)
+def test_calendar_periods_rejected(
+    client: httpx.Client, fields: dict[str, Any], message: str
+) -> None:
+    spec = {"query_kind": "calendar_activity", "start_date": "2016-01-01", **fields}
+    response = client.post("/api/0/run", json=spec)
+
+    assert response.status_code == 400
+    assert message in response.json()["msg"]

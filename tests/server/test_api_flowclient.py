@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import decimal
 import io
+import json
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +34,8 @@ def _plain(value: Any) -> Any:
         return float(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
@@ -147,6 +150,15 @@ SEED_SPECS = {
     ),
     "labelled_spatial_aggregate": aggregates.labelled_spatial_aggregate_spec(
         locations=_coalesced((4, 5, 6)), labels=MOBILITY
+    ),
+    "calendar_activity": aggregates.calendar_activity_spec(
+        start_date="2016-01-01", total_periods=7
+    ),
+    "localised_calendar_activity": aggregates.localised_calendar_activity_spec(
+        start_date="2016-01-01",
+        total_periods=1,
+        hours=(9, 17),
+        locations=_daily("2016-01-03", "admin1"),
     ),
     "labelled_flows": aggregates.labelled_flows_spec(
         from_location=_coalesced((1, 2, 3)),
@@ -281,6 +293,39 @@ def test_mobility_classification_error_names_field(connection: Any) -> None:
         "$.labels: All locations must have the same aggregation unit (found admin1, admin2)"
         in str(raised.value)
     )
+
+
+def test_calendar_activity_periods_as_iso_strings(connection: Any, python_session: Session) -> None:
+    spec = SEED_SPECS["calendar_activity"]
+    result = flowclient.get_result(connection=connection, query_spec=spec, disable_progress=True)
+    raw = python_session.run(spec, redact=False).to_dicts()
+    every_day = [f"2016-01-0{day}T00:00:00" for day in range(1, 8)]
+
+    # The test dataset has one large group, active every day, and many small ones.
+    assert [list(calendar) for calendar in result["grp"]] == [every_day]
+    assert any(row["value"] <= 15 for row in raw)
+    assert list(result["value"]) == [row["value"] for row in raw if row["value"] > 15]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"total_periods": 0}, "$.total_periods: must be at least 1, got 0"),
+        (
+            {"total_periods": 2, "period_unit": "weeks"},
+            "$.period_unit: 'weeks' is not one of days, hours, minutes",
+        ),
+    ],
+)
+def test_calendar_activity_error_names_field(
+    connection: Any, fields: dict[str, Any], message: str
+) -> None:
+    spec = aggregates.calendar_activity_spec(start_date="2016-01-01", **fields)
+
+    with pytest.raises(flowclient.errors.FlowclientConnectionError) as raised:
+        flowclient.run_query(connection=connection, query_spec=spec)
+
+    assert message in str(raised.value)
 
 
 def test_geography_admin3(connection: Any, python_session: Session) -> None:
@@ -429,6 +474,25 @@ def test_csv_result(api_server: RunningServer, universal_token: str, connection:
     first = dict(zip(parsed[0], parsed[1], strict=True))
     match = rows[(rows["pcod"] == first["pcod"]) & (rows["date"] == first["date"])]
     assert str(match[match["hour"] == int(first["hour"])]["value"].item()) == first["value"]
+
+
+def test_csv_calendar_as_json_array(
+    api_server: RunningServer, universal_token: str, connection: Any
+) -> None:
+    query_id = flowclient.run_query(
+        connection=connection, query_spec=SEED_SPECS["calendar_activity"]
+    )
+    flowclient.get_result_by_query_id(
+        connection=connection, query_id=query_id, disable_progress=True
+    )
+    with api_server.client(universal_token) as client:
+        response = client.get(f"/api/0/get/{query_id}.csv")
+    parsed = list(csv.reader(io.StringIO(response.text)))
+    every_day = [f"2016-01-0{day}T00:00:00" for day in range(1, 8)]
+
+    assert response.status_code == 200
+    assert parsed[0] == ["grp", "value"]
+    assert [json.loads(row[0]) for row in parsed[1:]] == [every_day]
 
 
 def test_json_result_headers(
