@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import TIMESTAMP, Interval, Select, func, literal, select
+from sqlalchemy import TIMESTAMP, Interval, Select, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from flowcore.kinds import QueryKind, redact_column
@@ -54,8 +54,10 @@ def subscriber_calendars(spec: PeriodFields, context: BuildContext) -> Select[An
         .subquery("active_periods")
     )
     # Period starts are timestamps without a time zone, read as UTC, as FlowKit stores them.
-    first_start = literal(spec.start_date.replace(tzinfo=None), TIMESTAMP)
-    period_start = first_start + active.c.period * literal(spec.period(), Interval)
+    # The casts keep the types when the SQL is printed with its values written in.
+    first_start = cast(literal(spec.start_date.replace(tzinfo=None), TIMESTAMP), TIMESTAMP)
+    period = cast(literal(spec.period(), Interval), Interval)
+    period_start = first_start + active.c.period * period
     return select(
         active.c.subscriber,
         func.array_agg(aggregate_order_by(period_start, active.c.period)).label("value"),
