@@ -48,6 +48,17 @@ class PeriodFields(EventFilters):
     period_unit: PeriodUnit = "days"
     sampling: Sampling | None = None
 
+    def __attrs_post_init__(self) -> None:
+        try:
+            self.end_date()
+        except OverflowError:
+            raise FieldValueError(
+                "total_periods",
+                f"{self.total_periods} periods of {self.period_length} {self.period_unit} from "
+                f"{self.start_date.isoformat()} end after {dt.datetime.max.year}-12-31, the "
+                "last day a date can name; use fewer or shorter periods",
+            ) from None
+
     def period(self) -> dt.timedelta:
         """Return the length of one period."""
         return dt.timedelta(seconds=self.period_length * SECONDS_PER_UNIT[self.period_unit])

@@ -315,6 +315,17 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
         "$.period_unit: 'weeks' is not one of days, hours, minutes",
     ),
     (
+        "periods past year 9999",
+        calendar_spec("0369-07-09", 607_473_492),
+        "$.total_periods: 607473492 periods of 1 days from 0369-07-09T00:00:00 end after "
+        "9999-12-31, the last day a date can name; use fewer or shorter periods",
+    ),
+    (
+        "period too long for a timedelta",
+        calendar_spec("2016-01-01", 2, period_length=10**12),
+        "$.total_periods: 2 periods of 1000000000000 days from 2016-01-01T00:00:00 end after",
+    ),
+    (
         "missing periods",
         {"query_kind": "calendar_activity", "start_date": "2016-01-01"},
         "$.total_periods: missing required field",
