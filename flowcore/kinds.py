@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -90,6 +90,11 @@ class QueryKind:
     #: PostgreSQL settings applied with SET LOCAL while the result is computed, for a query
     #: whose row estimates mislead the planner. Example: (("enable_nestloop", "off"),).
     planner_settings: tuple[tuple[str, str], ...] = ()
+    #: Function from a spec to the queries of other kinds that its result is built from,
+    #: besides its nested queries: stages computed and stored first, and shared by every query
+    #: that needs the same stage. ``build`` reads them with ``context.result_of``. Their
+    #: permission scopes are not checked, since they compute part of what the spec is granted.
+    stages: Callable[[Any], Sequence[QuerySpec]] | None = None
     #: Distribution that registered the kind (set by the registry).
     distribution: str = ""
 

@@ -62,9 +62,10 @@ class Planner:
         if identity in planned:
             return planned[identity]
         kind = self.registry.kind_of(spec)
-        children = tuple(
-            self._plan_node(child, availability, planned) for _, child in iter_children(spec)
-        )
+        inputs = [child for _, child in iter_children(spec)]
+        if kind.stages is not None:
+            inputs.extend(kind.stages(spec))
+        children = tuple(self._plan_node(child, availability, planned) for child in inputs)
         unique_children = tuple({c.query_id: c for c in children}.values())
 
         def build() -> BuiltQuery:

@@ -18,6 +18,7 @@ from flowcore.kinds import UNIT_INDEX, QueryKind, redact_column
 from flowcore.model.base import Aggregate
 from flowcore.model.fields import DateRangeFields, check_date_range
 from flowcore.sql.context import BuildContext
+from flowcore_meaningful.clusters import clusters_of
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 from flowcore_meaningful.fields import ClusterFields, check_label
 from flowcore_meaningful.pipeline import (
@@ -26,7 +27,6 @@ from flowcore_meaningful.pipeline import (
     materialized,
     meaningful_locations,
     region_columns,
-    scored_clusters,
 )
 
 __all__ = ["MeaningfulLocationsAggregate", "build_meaningful_locations_aggregate", "KIND"]
@@ -52,7 +52,7 @@ def build_meaningful_locations_aggregate(
     spec: MeaningfulLocationsAggregate, context: BuildContext
 ) -> Select[Any]:
     """Select ``label``, the unit columns and ``value``, the fractional subscriber count."""
-    clusters = scored_clusters(spec, context, spec.start_date, spec.end_date, "meaningful")
+    clusters = context.result_of(clusters_of(spec, spec.start_date, spec.end_date))
     locations = materialized(meaningful_locations(spec.labels, spec.label, clusters), "locations")
     placed = in_regions(spec, context, locations, "locations")
     unit = [placed.c[name] for name in region_columns(spec, context)]
@@ -66,7 +66,8 @@ def build_meaningful_locations_aggregate(
 KIND = QueryKind(
     spec=MeaningfulLocationsAggregate,
     build=build_meaningful_locations_aggregate,
-    version="4",
+    version="5",
+    stages=lambda spec: (clusters_of(spec, spec.start_date, spec.end_date),),
     top_level=True,
     redactor=redact_column("value"),
     planner_settings=PLANNER_SETTINGS,

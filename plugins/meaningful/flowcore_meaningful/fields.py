@@ -26,6 +26,7 @@ __all__ = [
     "DAY_NAMES",
     "LabelShape",
     "DayOfWeekScores",
+    "ScoringFields",
     "ClusterFields",
     "check_label",
 ]
@@ -150,24 +151,9 @@ def _reject_custom_geography(instance: Any, attribute: attrs.Attribute[Any], val
 
 
 @attrs.frozen(kw_only=True, slots=False)
-class ClusterFields:
-    """Parameters of site clustering, scoring and labelling, and the events and regions used.
+class ScoringFields:
+    """Parameters of site scoring and clustering, and the events they read."""
 
-    ``aggregation_unit`` must be a unit of regions with polygons (admin0 to admin3), so
-    lon-lat is rejected when the spec is read.
-    """
-
-    aggregation_unit: RegionUnitName = attrs.field(
-        metadata={"description": "A unit of region polygons: admin0, admin1, admin2 or admin3."}
-    )
-    labels: dict[str, LabelShape] = attrs.field(
-        validator=_check_labels,
-        metadata={
-            "description": "Label name to a GeoJSON Polygon or MultiPolygon in score space "
-            "(x: hour score, y: day-of-week score). Shapes must be disjoint; 'unknown' is "
-            "reserved."
-        },
-    )
     tower_hour_of_day_scores: tuple[float, ...] = attrs.field(
         validator=_check_hour_scores,
         metadata={
@@ -190,6 +176,27 @@ class ClusterFields:
     tower_cluster_call_threshold: int = 0
     event_types: tuple[EventType, ...] | None = attrs.field(default=None, metadata=ORDER_FREE)
     subscriber_subset: QueryId | None = None
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class ClusterFields(ScoringFields):
+    """Parameters of site clustering, scoring and labelling, and the events and regions used.
+
+    ``aggregation_unit`` must be a unit of regions with polygons (admin0 to admin3), so
+    lon-lat is rejected when the spec is read.
+    """
+
+    aggregation_unit: RegionUnitName = attrs.field(
+        metadata={"description": "A unit of region polygons: admin0, admin1, admin2 or admin3."}
+    )
+    labels: dict[str, LabelShape] = attrs.field(
+        validator=_check_labels,
+        metadata={
+            "description": "Label name to a GeoJSON Polygon or MultiPolygon in score space "
+            "(x: hour score, y: day-of-week score). Shapes must be disjoint; 'unknown' is "
+            "reserved."
+        },
+    )
     mapping_table: str | None = attrs.field(default=None, validator=_reject_custom_geography)
     geom_table: str | None = attrs.field(default=None, validator=_reject_custom_geography)
     geom_table_join_column: str | None = attrs.field(

@@ -27,6 +27,7 @@ from flowcore.kinds import QueryKind, redact_column
 from flowcore.model.base import Aggregate
 from flowcore.model.fields import DateRangeFields, check_date_range
 from flowcore.sql.context import BuildContext
+from flowcore_meaningful.clusters import clusters_of
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 from flowcore_meaningful.fields import ClusterFields, check_label
 from flowcore_meaningful.pipeline import (
@@ -35,7 +36,6 @@ from flowcore_meaningful.pipeline import (
     materialized,
     meaningful_locations,
     region_columns,
-    scored_clusters,
 )
 
 __all__ = [
@@ -134,7 +134,7 @@ def build_between_labels(
     spec: MeaningfulLocationsBetweenLabelODMatrix, context: BuildContext
 ) -> Select[Any]:
     """Select the OD matrix between the clusters labelled ``label_a`` and ``label_b``."""
-    clusters = scored_clusters(spec, context, spec.start_date, spec.end_date, "meaningful")
+    clusters = context.result_of(clusters_of(spec, spec.start_date, spec.end_date))
     origins = materialized(meaningful_locations(spec.labels, spec.label_a, clusters), "origins")
     destinations = materialized(
         meaningful_locations(spec.labels, spec.label_b, clusters), "destinations"
@@ -146,8 +146,8 @@ def build_between_dates(
     spec: MeaningfulLocationsBetweenDatesODMatrix, context: BuildContext
 ) -> Select[Any]:
     """Select the OD matrix between the ``label`` clusters of period A and of period B."""
-    clusters_a = scored_clusters(spec, context, spec.start_date_a, spec.end_date_a, "period_a")
-    clusters_b = scored_clusters(spec, context, spec.start_date_b, spec.end_date_b, "period_b")
+    clusters_a = context.result_of(clusters_of(spec, spec.start_date_a, spec.end_date_a))
+    clusters_b = context.result_of(clusters_of(spec, spec.start_date_b, spec.end_date_b))
     origins = materialized(meaningful_locations(spec.labels, spec.label, clusters_a), "origins")
     destinations = materialized(
         meaningful_locations(spec.labels, spec.label, clusters_b), "destinations"
@@ -158,7 +158,8 @@ def build_between_dates(
 BETWEEN_LABELS_KIND = QueryKind(
     spec=MeaningfulLocationsBetweenLabelODMatrix,
     build=build_between_labels,
-    version="4",
+    version="5",
+    stages=lambda spec: (clusters_of(spec, spec.start_date, spec.end_date),),
     top_level=True,
     redactor=redact_column("value"),
     planner_settings=PLANNER_SETTINGS,
@@ -177,7 +178,11 @@ BETWEEN_LABELS_KIND = QueryKind(
 BETWEEN_DATES_KIND = QueryKind(
     spec=MeaningfulLocationsBetweenDatesODMatrix,
     build=build_between_dates,
-    version="4",
+    version="5",
+    stages=lambda spec: (
+        clusters_of(spec, spec.start_date_a, spec.end_date_a),
+        clusters_of(spec, spec.start_date_b, spec.end_date_b),
+    ),
     top_level=True,
     # NOTE: unredacted, as FlowKit 1.34 releases it, although its values count subscribers as
     # the between-labels matrix does. Small counts are released.

@@ -1,6 +1,8 @@
 """The meaningful locations pipeline in SQL, from events to labelled clusters in regions.
 
-Every step works at the versioned-site level, for all subscribers in one statement:
+Every step works at the versioned-site level, for all subscribers at once. Steps 1 to 3 are
+the statement of the ``meaningful_clusters`` kind, stored as a stage that the kinds of this
+plugin share; steps 4 to 6 are in each kind's own statement, over that stored result:
 
 1. Site visits: for each subscriber and versioned site, the number of call days (distinct UTC
    calendar days with an event there) and the mean hour-of-day and day-of-week scores of the
@@ -56,7 +58,7 @@ from sqlalchemy.sql import ColumnElement
 from flowcore.errors import InvalidSpecError
 from flowcore.sql.context import BuildContext
 from flowcore.sql.tables import cells, sites
-from flowcore_meaningful.fields import UNKNOWN_LABEL, ClusterFields, LabelShape
+from flowcore_meaningful.fields import UNKNOWN_LABEL, ClusterFields, LabelShape, ScoringFields
 
 __all__ = [
     "PLANNER_SETTINGS",
@@ -200,7 +202,7 @@ def _call_days(day: ColumnElement[Any], start: dt.datetime, end: dt.datetime) ->
 
 
 def site_visits(
-    spec: ClusterFields, context: BuildContext, start: dt.datetime, end: dt.datetime
+    spec: ScoringFields, context: BuildContext, start: dt.datetime, end: dt.datetime
 ) -> Select[Any]:
     """Select call days and mean event scores per subscriber and versioned site.
 
@@ -333,18 +335,16 @@ def cluster_members(sites: FromClause, radius_km: float, name: str) -> Select[An
 
 
 def scored_clusters(
-    spec: ClusterFields,
+    spec: ScoringFields,
     context: BuildContext,
     start: dt.datetime,
     end: dt.datetime,
-    name: str,
-) -> FromClause:
-    """Return each subscriber's clusters kept by the call threshold, with centre and scores.
+) -> Select[Any]:
+    """Select each subscriber's clusters kept by the call threshold, with centre and scores.
 
     Columns: ``subscriber``, ``cluster``, ``lon``, ``lat``, ``score_hour``, ``score_dow``.
-    ``name`` prefixes the names of the intermediate results, so two pipelines can share one
-    statement.
     """
+    name = "meaningful"
     sites = site_visits(spec, context, start, end).subquery(f"{name}_site_visits")
     arrays = _site_arrays(sites, name)
     clustered = _clustered(arrays, spec.tower_cluster_radius, name)
@@ -379,7 +379,6 @@ def scored_clusters(
         )
         .join_from(arrays, scored, true())
         .where(scored.c.cluster_call_days >= spec.tower_cluster_call_threshold)
-        .cte(f"{name}_clusters")
     )
 
 
