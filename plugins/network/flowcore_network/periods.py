@@ -2,6 +2,10 @@
 
 Period i is ``[start_date + i * period_length, start_date + (i + 1) * period_length)`` for i
 from 0 to ``total_periods - 1``, in days, hours or minutes. A day is 24 hours, in UTC.
+
+Every period must overlap a day with data in one of the event types read. FlowKit reads each
+period with its own events query, so a period without such a day fails the whole query, even
+when the other periods have data (:func:`check_every_period_has_data`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import attrs
 from sqlalchemy import Float, FromClause, Integer, cast, extract, func, literal
 from sqlalchemy.sql import ColumnElement
 
-from flowcore.errors import FieldValueError
+from flowcore.errors import FieldValueError, MissingDataError
 from flowcore.model.fields import EventFilters, Sampling
 from flowcore.sql.context import BuildContext
 
@@ -23,6 +27,7 @@ __all__ = [
     "PeriodFields",
     "period_events",
     "period_index",
+    "check_every_period_has_data",
 ]
 
 PeriodUnit = Literal["days", "hours", "minutes"]
@@ -73,7 +78,12 @@ def period_events(spec: PeriodFields, context: BuildContext) -> FromClause:
 
     FlowDB's per-cell counts stand in for the events when each count row lies within one
     period (see :func:`_counted_periods`).
+
+    Raises:
+        MissingDataError: when a period has no day of data (see
+            :func:`check_every_period_has_data`).
     """
+    check_every_period_has_data(spec, context)
     counted = _counted_periods(spec, context)
     if counted is not None:
         return counted
@@ -108,3 +118,44 @@ def _counted_periods(spec: PeriodFields, context: BuildContext) -> FromClause | 
     daily = not period % _ONE_DAY
     counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date(), hourly=not daily)
     return None if counts is None else counts.subquery("counted_cells")
+
+
+def check_every_period_has_data(spec: PeriodFields, context: BuildContext) -> None:
+    """Raise MissingDataError for the first period without a day of data in any event type.
+
+    A period fails when it lies within a run of days without data, so only those runs are
+    searched, not every period: a run of minutes over months stays cheap.
+    """
+    types = context.event_types(spec.event_types)
+    first_day = spec.start_date.date()
+    last_day = (spec.end_date() - dt.timedelta(microseconds=1)).date()
+    with_data: set[dt.date] = set()
+    for event_type in types:
+        with_data.update(
+            context.availability.days_with_data(event_type, spec.start_date, spec.end_date())
+        )
+    period = spec.period()
+    day = first_day
+    while day <= last_day:
+        if day in with_data:
+            day += _ONE_DAY
+            continue
+        run_end = day
+        while run_end + _ONE_DAY <= last_day and run_end + _ONE_DAY not in with_data:
+            run_end += _ONE_DAY
+        # The first period starting in the run of days without data is the one most likely
+        # to end within it.
+        run_start = dt.datetime.combine(day, dt.time(), tzinfo=spec.start_date.tzinfo)
+        run_stop = dt.datetime.combine(run_end + _ONE_DAY, dt.time(), tzinfo=spec.start_date.tzinfo)
+        index = max(0, -((spec.start_date - run_start) // period))
+        start = spec.start_date + index * period
+        if index < spec.total_periods and start + period <= run_stop:
+            raise MissingDataError(
+                [
+                    f"{context.path}: no {', '.join(types)} data in period {index + 1} of "
+                    f"{spec.total_periods}, between {start.isoformat()} and "
+                    f"{(start + period).isoformat()}; see the available dates"
+                ],
+                available_dates=context.availability.describe(types),
+            )
+        day = run_end + _ONE_DAY

@@ -274,8 +274,8 @@ def test_localised_release_withholds_whole_locations(run_on: Any, regions_dsn: s
             *_calls("b3", 15, (3,), "cB"),
         ],
     )
-    # The periods are days 1 and 2, so the calls of day 3 only locate the subscribers.
-    spec = localised_spec("2016-01-01", 2, daily("2016-01-03", "admin3"))
+    # The one period is day 1, so the calls of day 3 only locate the subscribers.
+    spec = localised_spec("2016-01-01", 1, daily("2016-01-03", "admin3"))
     first = (dt.datetime(2016, 1, 1),)
 
     def counts(rows: list[dict[str, Any]]) -> dict[tuple[str, Calendar | None], int]:
@@ -295,7 +295,7 @@ def test_localised_sampling_counts_located_subscribers(run_on: Any, regions_dsn:
         regions_dsn, "calls", [*_calls("a", 12, (1, 3), "cA"), *_calls("b", 12, (3,), "cB")]
     )
     sampling = {"sampling_method": "random_ids", "size": 10, "seed": 0.5}
-    spec = localised_spec("2016-01-01", 2, daily("2016-01-03", "admin3"), sampling=sampling)
+    spec = localised_spec("2016-01-01", 1, daily("2016-01-03", "admin3"), sampling=sampling)
 
     assert sum(row["value"] for row in run_on(regions_dsn)(spec)) == 10
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from flowcore.errors import InvalidSpecError
+from flowcore.errors import InvalidSpecError, MissingDataError
 from flowcore.model.converter import SpecConverter
 from flowcore.testing import insert_events
 
@@ -82,3 +82,39 @@ def test_end_date_is_unknown(converter: SpecConverter) -> None:
     with pytest.raises(InvalidSpecError) as raised:
         converter.structure(spec)
     assert raised.value.messages == ["$.end_date: unknown field"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            periods_spec("2016-01-03", 2),
+            "$: no calls, sms data in period 2 of 2, between 2016-01-04T00:00:00 and "
+            "2016-01-05T00:00:00; see the available dates",
+        ),
+        (
+            periods_spec("2016-01-05", 3, period_length=12, period_unit="hours"),
+            "$: no calls, sms data in period 3 of 3, between 2016-01-06T00:00:00 and "
+            "2016-01-06T12:00:00; see the available dates",
+        ),
+        (
+            # Over 500,000 periods: only the days without data are searched.
+            periods_spec("2016-01-03", 600_000, period_unit="minutes"),
+            "$: no calls, sms data in period 1441 of 600000, between 2016-01-04T00:00:00 and "
+            "2016-01-04T00:01:00; see the available dates",
+        ),
+        (
+            {**periods_spec("2016-01-03", 2), "query_kind": "calendar_activity"},
+            "$: no calls, sms data in period 2 of 2, between 2016-01-04T00:00:00 and "
+            "2016-01-05T00:00:00; see the available dates",
+        ),
+    ],
+)
+def test_period_without_data_rejected(
+    run_on: Any, calls_dsn: str, spec: dict[str, Any], message: str
+) -> None:
+    # FlowKit reads each period with its own events query, which fails when no event table
+    # has data on the period's days, even when other periods have data.
+    with pytest.raises(MissingDataError) as raised:
+        run_on(calls_dsn)(spec)
+    assert raised.value.messages == [message]
