@@ -66,7 +66,6 @@ KIND = QueryKind(
     build=build_meaningful_clusters,
     version="1",
     planner_settings=PLANNER_SETTINGS,
-    index_columns=(("subscriber",),),
     example={
         "query_kind": "meaningful_clusters",
         "start_date": "2016-01-01",
