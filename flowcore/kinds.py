@@ -92,8 +92,10 @@ class QueryKind:
     planner_settings: tuple[tuple[str, str], ...] = ()
     #: Function from a spec to the queries of other kinds that its result is built from,
     #: besides its nested queries: stages computed and stored first, and shared by every query
-    #: that needs the same stage. ``build`` reads them with ``context.result_of``. Their
-    #: permission scopes are not checked, since they compute part of what the spec is granted.
+    #: that needs the same stage. ``build`` reads them with ``context.result_of``. Their ids
+    #: are part of the spec's query id, so a new version of a stage's kind gives new ids to
+    #: the queries built from it. Their permission scopes are not checked, since they compute
+    #: part of what the spec is granted.
     stages: Callable[[Any], Sequence[QuerySpec]] | None = None
     #: Distribution that registered the kind (set by the registry).
     distribution: str = ""

@@ -3,6 +3,8 @@
 The canonical form sorts keys, sorts lists whose order carries no meaning (fields marked
 ``ORDER_FREE``), writes datetimes in one ISO form and replaces each nested spec by its own id,
 so the same query written in any key order or date notation gets the same id in every process.
+The ids of the stages a kind names (``QueryKind.stages``) are part of it too, so a new version
+of a stage's kind gives new ids to the queries built from that stage.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def canonical_form(spec: QuerySpec, registry: Registry) -> dict[str, Any]:
         form[field.name] = _canonical_value(
             getattr(spec, field.name), registry, bool(field.metadata.get("order_free"))
         )
+    if kind.stages is not None:
+        # A stage is no field of the spec, so its version would otherwise not reach this id.
+        form["stages"] = [query_id(stage, registry) for stage in kind.stages(spec)]
     return form
 
 

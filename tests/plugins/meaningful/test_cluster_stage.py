@@ -6,10 +6,15 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
+from flowcore_meaningful.clusters import clusters_of
 from flowcore_meaningful.examples import EXAMPLE_SCORES
 
 import flowcore
+from flowcore.model.converter import SpecConverter
+from flowcore.model.identity import query_id
+from flowcore.registry import Registry
 from flowcore.session import Session
 
 PERIOD = {"start_date": "2016-01-01", "end_date": "2016-01-08"}
@@ -121,3 +126,61 @@ def test_stage_scopes_not_required(session: Session) -> None:
 
     assert scopes
     assert not any("meaningful_clusters" in scope for scope in scopes)
+
+
+def _stage_id(converter: SpecConverter, data: dict[str, Any]) -> str:
+    """Return the id of the clusters stage of a meaningful_locations_aggregate spec."""
+    spec = converter.structure(data)
+    return query_id(clusters_of(spec, spec.start_date, spec.end_date), converter.registry)
+
+
+def test_equal_specs_share_stage(converter: SpecConverter) -> None:
+    home = _aggregate("home")
+    written_otherwise = {
+        **_aggregate("work"),
+        "start_date": "2016-01-01T00:00:00",
+        "end_date": "2016-01-08T00:00:00+00:00",
+        "tower_hour_of_day_scores": [float(score) for score in home["tower_hour_of_day_scores"]],
+        "tower_cluster_radius": int(home["tower_cluster_radius"]),
+    }
+
+    assert _stage_id(converter, written_otherwise) == _stage_id(converter, home)
+    assert _stage_id(converter, {**home, "event_types": ["sms", "calls"]}) == _stage_id(
+        converter, {**home, "event_types": ["calls", "sms"]}
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"end_date": "2016-01-07"},
+        {"event_types": ["calls"]},
+        {"subscriber_subset": "0" * 32},
+        {"tower_cluster_radius": 2.5},
+        {"tower_cluster_call_threshold": 2},
+        {"tower_hour_of_day_scores": [0.5] * 24},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_different_clustering_has_its_own_stage(
+    converter: SpecConverter, change: dict[str, Any]
+) -> None:
+    home = _aggregate("home")
+
+    assert _stage_id(converter, {**home, **change}) != _stage_id(converter, home)
+
+
+@pytest.mark.parametrize(
+    "data", [_aggregate("home"), BETWEEN_LABELS, BETWEEN_DATES], ids=lambda data: data["query_kind"]
+)
+def test_stage_version_changes_query_id(
+    converter: SpecConverter, registry: Registry, data: dict[str, Any]
+) -> None:
+    # A stage is no field of the spec, so a new version of the clusters must reach the ids of
+    # the queries built from them, or their results computed from the old clusters are reused.
+    spec = converter.structure(data)
+    bumped = Registry(kinds=dict(registry.kinds), units=dict(registry.units))
+    kind = bumped.kinds["meaningful_clusters"]
+    bumped.kinds["meaningful_clusters"] = attrs.evolve(kind, version=kind.version + "-next")
+
+    assert query_id(spec, bumped) != query_id(spec, registry)
