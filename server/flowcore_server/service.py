@@ -100,7 +100,13 @@ class QueryService:
             return {"eligible": 0, "queued": 0, "running": 0}
 
     def lookup(self, query_id: str) -> StoredQuery | None:
-        """Return a submitted query with its spec and state, or None for an unknown id."""
+        """Return a submitted query with its spec and state, or None when the API has no such query.
+
+        Only queries of the kinds that the API runs at the top level are returned. A nested
+        query or a stage, such as the per-subscriber clusters of a meaningful-locations query,
+        is stored under its own id as part of the queries that read it. This returns None for
+        it, as FlowAPI looks up only the queries submitted to it.
+        """
         found = self.session.executor.spec_and_state(query_id)
         if found is None:
             return None
@@ -112,6 +118,8 @@ class QueryService:
             logger.warning(
                 "query %s has a stored spec that no longer validates: %s", query_id, error
             )
+            return None
+        if not self.session.registry.kind_of(spec).top_level:
             return None
         return StoredQuery(query_id=query_id, spec=spec, state=state, params=data)
 

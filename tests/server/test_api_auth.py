@@ -18,8 +18,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from api_helpers import AUDIENCE, RunningServer
+from api_helpers import AUDIENCE, RunningServer, run_completed
 from flowcore_auth import encode_user_claims, generate_key_pair
+from flowcore_meaningful.examples import EXAMPLE_SCORES
+
+from flowcore.session import Session
 
 SPATIAL_ADMIN3 = {
     "query_kind": "spatial_aggregate",
@@ -55,6 +58,21 @@ EVENT_COUNTS_ADMIN3 = {
     "end_date": "2016-01-02",
     "interval": "day",
     "aggregation_unit": "admin3",
+}
+MEANINGFUL_ADMIN1 = {
+    "query_kind": "meaningful_locations_aggregate",
+    "start_date": "2016-01-01",
+    "end_date": "2016-01-03",
+    "aggregation_unit": "admin1",
+    "label": "home",
+    **EXAMPLE_SCORES,
+}
+#: The clusters stage that MEANINGFUL_ADMIN1 reads: one row per subscriber and cluster.
+MEANINGFUL_CLUSTERS = {
+    "query_kind": "meaningful_clusters",
+    "start_date": "2016-01-01",
+    "end_date": "2016-01-03",
+    **{key: value for key, value in EXAMPLE_SCORES.items() if key != "labels"},
 }
 DAILY_ADMIN3_SCOPES = [
     "admin3:spatial_aggregate:spatial_aggregate",
@@ -349,3 +367,34 @@ def test_token_without_actions_refused_on_poll(
 
     assert response.status_code == 403
     assert response.json()["msg"]
+
+
+def test_nested_query_and_stage_ids_unknown(
+    make_token: Callable[..., str],
+    api_server: RunningServer,
+    universal_token: str,
+    python_session: Session,
+) -> None:
+    # A nested daily_location and the clusters stage of a meaningful-locations query are stored
+    # per subscriber under ids of their own. FlowAPI looks up only the queries submitted to it,
+    # so even a token with the scopes of their kinds, which no server advertises, reads nothing.
+    with api_server.client(universal_token) as owner:
+        run_completed(owner, SPATIAL_ADMIN3)
+        run_completed(owner, MEANINGFUL_ADMIN1)
+    inner = [SPATIAL_ADMIN3["locations"], MEANINGFUL_CLUSTERS]
+    scopes = [scope for spec in inner for scope in python_session.scopes(spec)]
+    insider = make_token({"insider": ["run", "get_result", *scopes]})
+
+    with api_server.client(insider) as client:
+        for spec in inner:
+            query_id = python_session.query_id(spec)
+            poll = client.get(f"/api/0/poll/{query_id}")
+            result = client.get(f"/api/0/get/{query_id}")
+            csv_result = client.get(f"/api/0/get/{query_id}.csv")
+
+            assert python_session.executor.state(query_id) == "completed"
+            assert poll.status_code == 404
+            assert poll.json() == {"status": "awol", "msg": f"Unknown query id: '{query_id}'"}
+            assert result.status_code == 404
+            assert csv_result.status_code == 404
+            assert "subscriber" not in result.text
