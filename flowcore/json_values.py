@@ -1,16 +1,17 @@
-"""JSON for result rows: NUMERIC values as JSON numbers with all their digits.
+"""JSON and CSV cells for result rows: NUMERIC values with all their digits.
 
-The HTTP API and ``flowcore run --format json`` write rows the same way.
+The HTTP API and ``flowcore run`` write rows the same way, in JSON and in CSV.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from typing import Any
 
 import orjson
 
-__all__ = ["decimal_text", "dumps"]
+__all__ = ["csv_value", "decimal_text", "dumps"]
 
 
 def decimal_text(value: decimal.Decimal) -> str:
@@ -34,3 +35,19 @@ def _default(value: Any) -> Any:
 def dumps(value: Any, *, indent: bool = False) -> bytes:
     """Return JSON bytes for a value that may contain NUMERIC, dates and timestamps."""
     return orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2 if indent else None)
+
+
+def csv_value(value: Any) -> Any:
+    """Return a result cell as a CSV writer should write it.
+
+    Dates and timestamps are ISO 8601, NUMERIC values keep their digits, and an array cell,
+    such as a calendar of period starts, is its JSON text, the same form a JSON result gives,
+    instead of Python's repr of the list.
+    """
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return dumps(value).decode("utf-8")
+    if isinstance(value, decimal.Decimal):
+        return decimal_text(value)
+    return value

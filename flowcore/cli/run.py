@@ -12,7 +12,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from flowcore.errors import FlowcoreError, InvalidSpecError, MissingDataError
-from flowcore.json_values import dumps
+from flowcore.json_values import csv_value, dumps
 from flowcore.settings import Settings
 from flowdb.config import ConfigError
 
@@ -78,4 +78,4 @@ def _print(result: Any, output_format: str) -> None:
     writer = csv.writer(sys.stdout)
     writer.writerow(result.columns)
     for row in result:
-        writer.writerow(row)
+        writer.writerow([csv_value(value) for value in row])

@@ -13,14 +13,12 @@ A body encoded whole, before anything is sent, lets the error propagate instead.
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import decimal
 import io
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from flowcore.json_values import decimal_text, dumps
+from flowcore.json_values import csv_value, dumps
 
 __all__ = [
     "TruncatedBodyError",
@@ -73,18 +71,6 @@ def json_result_chunks(query_id: str, columns: Sequence[str], rows: Rows) -> Ite
     yield b"]}"
 
 
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, list):
-        # An array cell, such as a calendar of period starts, is written as its JSON text,
-        # the same form a JSON result gives, instead of Python's repr of the list.
-        return dumps(value).decode("utf-8")
-    if isinstance(value, decimal.Decimal):
-        return decimal_text(value)
-    return value
-
-
 def csv_chunks(columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
     """Yield a header row and the rows as CSV with CRLF line ends; nothing for no rows."""
     header_written = False
@@ -96,7 +82,7 @@ def csv_chunks(columns: Sequence[str], rows: Rows) -> Iterator[bytes]:
         if not header_written:
             writer.writerow(columns)
             header_written = True
-        writer.writerows([_csv_value(v) for v in row] for row in chunk)
+        writer.writerows([csv_value(v) for v in row] for row in chunk)
         yield buffer.getvalue().encode("utf-8")
 
 

@@ -34,6 +34,22 @@ def test_run_prints_csv(testdata_dsn: str, tmp_path: Path) -> None:
     assert sum(int(value) for _, value in rows[1:]) > 400
 
 
+def test_run_csv_calendar_json_arrays(testdata_dsn: str, tmp_path: Path) -> None:
+    spec = {"query_kind": "calendar_activity", "start_date": "2016-01-01", "total_periods": 2}
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    outcome = CliRunner().invoke(main, ["run", str(spec_file), "--dsn", testdata_dsn])
+    assert outcome.exit_code == 0, outcome.output
+    rows = list(csv.reader(io.StringIO(outcome.output)))
+    assert rows[0] == ["grp", "value"]
+    # The subscribers active on the first day, on the second, or on both.
+    assert sorted(json.loads(calendar) for calendar, _ in rows[1:]) == [
+        ["2016-01-01T00:00:00"],
+        ["2016-01-01T00:00:00", "2016-01-02T00:00:00"],
+        ["2016-01-02T00:00:00"],
+    ]
+
+
 def test_run_prints_json_redacted(testdata_dsn: str, tmp_path: Path) -> None:
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(SPEC))
