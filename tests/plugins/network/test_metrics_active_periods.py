@@ -50,6 +50,11 @@ def periods_spec(start: str, total: int, **fields: Any) -> dict[str, Any]:
         (periods_spec("2016-01-01", 2, period_length=2), {"t0": 2, "t1": 1}),
         (periods_spec("2016-01-01", 3, period_length=12, period_unit="hours"), {"t0": 2}),
         (periods_spec("2016-01-01 12:00:00", 2), {"t0": 2, "t1": 1}),
+        # Each period below overlaps a day with data, although some start before the first
+        # day with data or span the day without data, 4 January.
+        (periods_spec("2015-12-31 18:00:00", 2), {"t0": 2, "t1": 1}),
+        (periods_spec("2016-01-03 12:00:00", 2), {"t2": 1}),
+        (periods_spec("2016-01-03", 2, period_length=2), {"t0": 1, "t2": 1}),
     ],
 )
 def test_active_periods(
@@ -102,6 +107,16 @@ def test_end_date_is_unknown(converter: SpecConverter) -> None:
             periods_spec("2016-01-03", 600_000, period_unit="minutes"),
             "$: no calls, sms data in period 1441 of 600000, between 2016-01-04T00:00:00 and "
             "2016-01-04T00:01:00; see the available dates",
+        ),
+        (
+            periods_spec("2015-12-31", 2),
+            "$: no calls, sms data in period 1 of 2, between 2015-12-31T00:00:00 and "
+            "2016-01-01T00:00:00; see the available dates",
+        ),
+        (
+            periods_spec("2016-01-04 06:00:00", 1, period_length=12, period_unit="hours"),
+            "$: no calls, sms data in period 1 of 1, between 2016-01-04T06:00:00 and "
+            "2016-01-04T18:00:00; see the available dates",
         ),
         (
             {**periods_spec("2016-01-03", 2), "query_kind": "calendar_activity"},
