@@ -135,18 +135,26 @@ def check_every_period_has_data(spec: PeriodFields, context: BuildContext) -> No
             context.availability.days_with_data(event_type, spec.start_date, spec.end_date())
         )
     period = spec.period()
-    day = first_day
-    while day <= last_day:
-        if day in with_data:
-            day += _ONE_DAY
+    # Runs of days without data lie between consecutive days with data, so the loop visits
+    # each day with data once, however long the runs are.
+    # Day numbers (proleptic ordinals), with one day before the first and one after the last
+    # as bounds.
+    bounds = [
+        first_day.toordinal() - 1,
+        *sorted(day.toordinal() for day in with_data),
+        last_day.toordinal() + 1,
+    ]
+    for before, after in zip(bounds, bounds[1:], strict=False):
+        if after - before <= 1:
             continue
-        run_end = day
-        while run_end + _ONE_DAY <= last_day and run_end + _ONE_DAY not in with_data:
-            run_end += _ONE_DAY
-        # The first period starting in the run of days without data is the one most likely
-        # to end within it.
-        run_start = dt.datetime.combine(day, dt.time(), tzinfo=spec.start_date.tzinfo)
-        run_stop = dt.datetime.combine(run_end + _ONE_DAY, dt.time(), tzinfo=spec.start_date.tzinfo)
+        # The days from before + 1 to after - 1 have no data. Of the periods that start in
+        # them, the first is the one most likely to end within them. No period ends after
+        # the end of the last one.
+        zone = spec.start_date.tzinfo
+        run_start = dt.datetime.combine(dt.date.fromordinal(before + 1), dt.time(), zone)
+        run_stop = spec.end_date()
+        if after <= last_day.toordinal():
+            run_stop = dt.datetime.combine(dt.date.fromordinal(after), dt.time(), zone)
         index = max(0, -((spec.start_date - run_start) // period))
         start = spec.start_date + index * period
         if index < spec.total_periods and start + period <= run_stop:
@@ -158,4 +166,3 @@ def check_every_period_has_data(spec: PeriodFields, context: BuildContext) -> No
                 ],
                 available_dates=context.availability.describe(types),
             )
-        day = run_end + _ONE_DAY

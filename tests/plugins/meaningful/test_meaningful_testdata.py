@@ -294,6 +294,38 @@ def test_home_aggregate_matches_python(
     assert all(isinstance(row["value"], Decimal) for row in rows)
 
 
+def test_clusters_stage_matches_python(
+    run_on: Any, testdata_dsn: str, scores: dict[str, Any]
+) -> None:
+    data = fetch(testdata_dsn)
+    expected_clusters: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+    for subscriber, sites in site_uses(data, scores).items():
+        for cluster in leader_clusters(sites, scores["tower_cluster_radius"]):
+            if cluster.call_days < scores["tower_cluster_call_threshold"]:
+                continue
+            members = cluster.sites
+            hour = sum(site.hour_total / site.events for site in members) / len(members)
+            day = sum(site.day_total / site.events for site in members) / len(members)
+            expected_clusters[subscriber].append((cluster.lon, cluster.lat, hour, day))
+    stage = {
+        "query_kind": "meaningful_clusters",
+        "start_date": START.date().isoformat(),
+        "end_date": END.date().isoformat(),
+        **{key: value for key, value in scores.items() if key != "labels"},
+    }
+
+    got: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+    for row in sorted(run_on(testdata_dsn)(stage), key=lambda row: row["cluster"]):
+        got[row["subscriber"]].append((row["lon"], row["lat"], row["score_hour"], row["score_dow"]))
+
+    assert len(expected_clusters) > 100
+    assert sorted(got) == sorted(expected_clusters)
+    for subscriber, clusters in expected_clusters.items():
+        assert len(got[subscriber]) == len(clusters), subscriber
+        for found, wanted in zip(got[subscriber], clusters, strict=True):
+            assert found == pytest.approx(wanted, abs=1e-9), subscriber
+
+
 def test_unscalable_scores_match_python(
     run_on: Any, testdata_dsn: str, scores: dict[str, Any]
 ) -> None:

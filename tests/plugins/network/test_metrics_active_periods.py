@@ -119,6 +119,12 @@ def test_end_date_is_unknown(converter: SpecConverter) -> None:
             "2016-01-04T18:00:00; see the available dates",
         ),
         (
+            # The earliest start date accepted.
+            periods_spec("0001-01-02", 3),
+            "$: no calls, sms data in period 1 of 3, between 0001-01-02T00:00:00 and "
+            "0001-01-03T00:00:00; see the available dates",
+        ),
+        (
             {**periods_spec("2016-01-03", 2), "query_kind": "calendar_activity"},
             "$: no calls, sms data in period 2 of 2, between 2016-01-04T00:00:00 and "
             "2016-01-05T00:00:00; see the available dates",
