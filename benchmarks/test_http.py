@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,19 +171,34 @@ def test_http_cold(
     record(benchmark, bench_dataset, bench_query.name, "http-c", floor)
 
 
-@pytest.mark.benchmark(disable_gc=True)
-def test_http_warm(
-    benchmark, bench_dataset, bench_query, bench_session, api_server, scan_floor
+def _time_cached_rounds(
+    benchmark: Any,
+    bench_dataset: Any,
+    bench_query: Any,
+    bench_session: Any,
+    scan_floor: Any,
+    fetch: Callable[[dict[str, Any]], Any],
+    mode: str,
 ) -> None:
+    """Time ``fetch`` of a stored result, check each round returns the same, and record it."""
     _top_level(bench_query)
     floor = scan_floor(bench_query)
     # Computed through the Python API first, so FLOWCORE_BENCH_TIMEOUT applies.
     _run_or_skip(bench_session, bench_query)
-    expected = api_server.fetch(bench_query.spec)
+    expected = fetch(bench_query.spec)
 
-    document = benchmark(lambda: api_server.fetch(bench_query.spec))
-    assert document == expected
-    record(benchmark, bench_dataset, bench_query.name, "http-w", floor)
+    fetched = benchmark(lambda: fetch(bench_query.spec))
+    assert fetched == expected
+    record(benchmark, bench_dataset, bench_query.name, mode, floor)
+
+
+@pytest.mark.benchmark(disable_gc=True)
+def test_http_warm(
+    benchmark, bench_dataset, bench_query, bench_session, api_server, scan_floor
+) -> None:
+    _time_cached_rounds(
+        benchmark, bench_dataset, bench_query, bench_session, scan_floor, api_server.fetch, "http-w"
+    )
 
 
 # The same cached round without parsing the body. Parsing is the client's work, and for a large
@@ -193,11 +208,12 @@ def test_http_warm(
 def test_http_warm_unparsed(
     benchmark, bench_dataset, bench_query, bench_session, api_server, scan_floor
 ) -> None:
-    _top_level(bench_query)
-    floor = scan_floor(bench_query)
-    _run_or_skip(bench_session, bench_query)
-    expected = api_server.fetch_body(bench_query.spec)
-
-    body = benchmark(lambda: api_server.fetch_body(bench_query.spec))
-    assert body == expected
-    record(benchmark, bench_dataset, bench_query.name, "http-b", floor)
+    _time_cached_rounds(
+        benchmark,
+        bench_dataset,
+        bench_query,
+        bench_session,
+        scan_floor,
+        api_server.fetch_body,
+        "http-b",
+    )

@@ -19,6 +19,7 @@ __all__ = [
     "Redactor",
     "redact_column",
     "redact_labelled",
+    "count_by_label",
     "LABEL_COLUMN",
     "UNIT_INDEX",
 ]
@@ -63,6 +64,22 @@ def redact_labelled(result: FromClause, threshold: int) -> Select[Any]:
         .subquery("labelled")
     )
     return select(*(ranked.c[c.name] for c in released)).where(ranked.c._smallest > threshold)
+
+
+def count_by_label(
+    locations: FromClause, labels: FromClause, unit_columns: Sequence[str]
+) -> Select[Any]:
+    """Select the unit columns, ``value_label`` and ``value``: subscribers per location and label.
+
+    ``locations`` has one row per subscriber with the unit columns, and ``labels`` one row per
+    subscriber with a ``value``. A located subscriber without a label counts under a null label.
+    """
+    location = [locations.c[name] for name in unit_columns]
+    return (
+        select(*location, labels.c.value.label(LABEL_COLUMN), func.count().label("value"))
+        .select_from(locations.outerjoin(labels, labels.c.subscriber == locations.c.subscriber))
+        .group_by(*location, labels.c.value)
+    )
 
 
 @attrs.frozen(kw_only=True)

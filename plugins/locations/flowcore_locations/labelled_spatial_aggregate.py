@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 
-from flowcore.kinds import LABEL_COLUMN, UNIT_INDEX, QueryKind, redact_labelled
+from flowcore.kinds import UNIT_INDEX, QueryKind, count_by_label, redact_labelled
 from flowcore.model.base import SubscriberLabels
 from flowcore.sql.context import BuildContext
 from flowcore_locations.inputs import unit_columns_of
@@ -42,15 +42,9 @@ def build_labelled_spatial_aggregate(
     spec: LabelledSpatialAggregate, context: BuildContext
 ) -> Select[Any]:
     """Select the unit columns, ``value_label`` and ``value``, the subscribers with that label."""
-    unit = unit_columns_of(context, spec)
-    rows = context.result_of(spec.locations).alias("locations")
+    locations = context.result_of(spec.locations).alias("locations")
     labels = context.result_of(spec.labels).alias("labels")
-    location = [rows.c[name] for name in unit]
-    return (
-        select(*location, labels.c.value.label(LABEL_COLUMN), func.count().label("value"))
-        .select_from(rows.outerjoin(labels, labels.c.subscriber == rows.c.subscriber))
-        .group_by(*location, labels.c.value)
-    )
+    return count_by_label(locations, labels, unit_columns_of(context, spec))
 
 
 def _coalesced(first_day: int) -> dict[str, Any]:

@@ -44,16 +44,9 @@ class MeaningfulClusters(QuerySpec, DateRangeFields, ScoringFields):
 
 def clusters_of(spec: ScoringFields, start: dt.datetime, end: dt.datetime) -> MeaningfulClusters:
     """Return the clusters stage that a meaningful-locations spec reads for ``[start, end)``."""
-    return MeaningfulClusters(
-        start_date=start,
-        end_date=end,
-        tower_hour_of_day_scores=spec.tower_hour_of_day_scores,
-        tower_day_of_week_scores=spec.tower_day_of_week_scores,
-        tower_cluster_radius=spec.tower_cluster_radius,
-        tower_cluster_call_threshold=spec.tower_cluster_call_threshold,
-        event_types=spec.event_types,
-        subscriber_subset=spec.subscriber_subset,
-    )
+    # Every scoring field is copied, so a field added to ScoringFields reaches the stage too.
+    scoring = {field.name: getattr(spec, field.name) for field in attrs.fields(ScoringFields)}
+    return MeaningfulClusters(start_date=start, end_date=end, **scoring)
 
 
 def build_meaningful_clusters(spec: MeaningfulClusters, context: BuildContext) -> Select[Any]:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
-from flowcore.kinds import LABEL_COLUMN, UNIT_INDEX, QueryKind, redact_labelled
+from flowcore.kinds import UNIT_INDEX, QueryKind, count_by_label, redact_labelled
 from flowcore.model.base import Aggregate, SubscriberLocations
 from flowcore.sql.context import BuildContext
 from flowcore.sql.sampling import apply_sampling
@@ -58,17 +58,11 @@ def build_localised_calendar_activity(
     unit_name = spec.spatial_unit()
     if unit_name is None:
         raise ValueError(f"{spec.reference_location.query_kind} has no aggregation unit")
-    unit = context.unit_columns(unit_name)
     located = apply_sampling(
         select(context.result_of(spec.reference_location)), spec.sampling
     ).subquery("located")
     calendars = subscriber_calendars(spec, context).subquery("calendars")
-    location = [located.c[name] for name in unit]
-    return (
-        select(*location, calendars.c.value.label(LABEL_COLUMN), func.count().label("value"))
-        .select_from(located.outerjoin(calendars, calendars.c.subscriber == located.c.subscriber))
-        .group_by(*location, calendars.c.value)
-    )
+    return count_by_label(located, calendars, context.unit_columns(unit_name))
 
 
 KIND = QueryKind(
