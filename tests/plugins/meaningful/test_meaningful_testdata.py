@@ -322,8 +322,8 @@ def test_clusters_stage_matches_python(
     assert sorted(got) == sorted(expected_clusters)
     for subscriber, clusters in expected_clusters.items():
         assert len(got[subscriber]) == len(clusters), subscriber
-        for found, wanted in zip(got[subscriber], clusters, strict=True):
-            assert found == pytest.approx(wanted, abs=1e-9), subscriber
+        for found, expected_cluster in zip(got[subscriber], clusters, strict=True):
+            assert found == pytest.approx(expected_cluster, abs=1e-9), subscriber
 
 
 def test_unscalable_scores_match_python(

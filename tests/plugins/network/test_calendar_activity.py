@@ -362,14 +362,16 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("name", "spec", "message"), BAD_SPECS, ids=[b[0] for b in BAD_SPECS])
-def test_rejected(converter: SpecConverter, name: str, spec: dict[str, Any], message: str) -> None:
+def test_invalid_calendar_spec_rejected(
+    converter: SpecConverter, name: str, spec: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidSpecError) as raised:
         converter.structure(spec)
 
     assert any(line.startswith(message) for line in raised.value.messages), raised.value.messages
 
 
-def test_scopes(converter: SpecConverter) -> None:
+def test_calendar_scopes(converter: SpecConverter) -> None:
     calendar = converter.structure(calendar_spec("2016-01-01", 2))
     localised = converter.structure(localised_spec("2016-01-01", 2, daily("2016-01-01", "admin1")))
 
