@@ -14,6 +14,7 @@ from sqlalchemy import Engine, FromClause, MetaData, Select, Table, inspect
 
 from flowcore.errors import InvalidSpecError
 from flowcore.execution.plan import BuiltQuery, PlannedQuery
+from flowcore.geography.companions import companion_problems
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import QuerySpec, iter_children, iter_tree
 from flowcore.model.converter import SpecConverter
@@ -169,7 +170,8 @@ class Planner:
             if subset is not None:
                 problems.extend(self._check_subset(path, subset, inspector))
             if isinstance(node, SpatialFields):
-                problems.extend(self._check_mapping(path, node, inspector))
+                unit = self.registry.unit(node.aggregation_unit)
+                problems.extend(companion_problems(path, node, unit, inspector))
         if problems:
             raise InvalidSpecError(problems)
 
@@ -193,31 +195,3 @@ class Planner:
             f"are {', '.join(columns)}); use a query with a subscriber column, such as a "
             "daily_location"
         ]
-
-    def _check_mapping(self, path: str, node: SpatialFields, inspector: Any) -> list[str]:
-        problems: list[str] = []
-        if node.geom_table is not None or node.geom_table_join_column is not None:
-            # NOTE: custom polygon tables are not supported yet; FlowKit clients send nulls.
-            problems.append(f"{path}.geom_table: custom geometry tables are not supported")
-        if node.mapping_table is None:
-            return problems
-        unit = self.registry.unit(node.aggregation_unit)
-        if not unit.polygons:
-            problems.append(
-                f"{path}.mapping_table: only admin units accept a mapping table, "
-                f"not {node.aggregation_unit!r}"
-            )
-            return problems
-        schema, _, name = node.mapping_table.rpartition(".")
-        level = node.aggregation_unit.removeprefix("admin")
-        needed = {"id", f"admin{level}pcod"}
-        if not inspector.has_table(name, schema=schema or None):
-            problems.append(f"{path}.mapping_table: table {node.mapping_table!r} does not exist")
-            return problems
-        columns = {c["name"] for c in inspector.get_columns(name, schema=schema or None)}
-        if not needed <= columns:
-            problems.append(
-                f"{path}.mapping_table: {node.mapping_table!r} needs the columns "
-                f"{', '.join(sorted(needed))}"
-            )
-        return problems

@@ -4,6 +4,15 @@ Every unit maps a *cell version* (a row of ``infrastructure.cells``) to the unit
 columns once, in a small mapping select with the join keys ``_cell_id``, ``_valid_from`` and
 ``_valid_to``; events then join that mapping on their cell id and date. Point-in-polygon is
 therefore computed once per cell version, never once per event.
+
+FlowKit's companions of ``aggregation_unit`` change the mapping:
+
+* an admin unit with ``mapping_table`` (a bridge of ``id``, the cell id, and ``admin{n}pcod``)
+  takes each cell's p-code from the bridge instead of point-in-polygon. The p-code is then
+  looked up in ``geography.admin{n}``: a p-code the admin table lacks gives a null region.
+* ``lon-lat`` with ``mapping_table``, ``geom_table`` and ``geom_table_join_column`` takes each
+  cell's coordinates from the ``geom_point`` of the ``geom_table`` row whose join column equals
+  the bridge row's. A cell without such a row has null coordinates.
 """
 
 from __future__ import annotations
@@ -12,13 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from sqlalchemy import String, and_, column, func, select, table
+from geoalchemy2 import Geometry as GeometryType
+from sqlalchemy import String, and_, cast, column, func, select, table
 from sqlalchemy.sql import Select, quoted_name
 
 from flowcore.model.fields import SpatialFields
 from flowcore.sql.tables import admin_tables, cells, sites
 
-__all__ = ["AggregationUnit", "core_units", "MAPPING_KEYS"]
+__all__ = ["AggregationUnit", "core_units", "user_table", "MAPPING_KEYS"]
 
 #: Join-key columns every mapping select provides besides the unit's own columns.
 MAPPING_KEYS = ("_cell_id", "_valid_from", "_valid_to")
@@ -60,15 +70,12 @@ def _cell_keys() -> list[Any]:
     ]
 
 
-def _mapping_table(spatial: SpatialFields, level: int) -> Any:
-    """Return the user's bridge table (``id``, ``admin{n}pcod``), quoted as identifiers."""
-    schema, _, name = (
-        spatial.mapping_table.rpartition(".") if spatial.mapping_table else ("", "", "")
-    )
+def user_table(qualified_name: str, *columns: str) -> Any:
+    """Return a user's table named ``schema.name`` (or ``name``) with ``columns``, quoted."""
+    schema, _, name = qualified_name.rpartition(".")
     return table(
         quoted_name(name, quote=True),
-        column("id", String),
-        column(f"admin{level}pcod", String),
+        *(column(name_, String) for name_ in columns),
         schema=quoted_name(schema, quote=True) if schema else None,
     )
 
@@ -79,9 +86,11 @@ def _admin_unit(level: int) -> AggregationUnit:
 
     def mapping(spatial: SpatialFields | None) -> Select[Any]:
         if spatial is not None and spatial.mapping_table:
-            bridge = _mapping_table(spatial, level)
-            return select(*_cell_keys(), bridge.c[f"admin{level}pcod"].label("pcod")).join_from(
-                cells, bridge, bridge.c.id == cells.c.id
+            bridge = user_table(spatial.mapping_table, "id", f"admin{level}pcod")
+            return (
+                select(*_cell_keys(), pcod.label("pcod"))
+                .join_from(cells, bridge, bridge.c.id == cells.c.id)
+                .outerjoin(admin, pcod == bridge.c[f"admin{level}pcod"])
             )
         return select(*_cell_keys(), pcod.label("pcod")).join_from(
             cells, admin, func.ST_Within(cells.c.geom_point, admin.c.geom)
@@ -116,6 +125,21 @@ def _admin_unit(level: int) -> AggregationUnit:
 
 
 def _lon_lat_mapping(spatial: SpatialFields | None) -> Select[Any]:
+    if spatial is not None and spatial.mapping_table and spatial.geom_table:
+        join_column = spatial.geom_table_join_column or ""
+        bridge = user_table(spatial.mapping_table, "id", join_column)
+        points = user_table(spatial.geom_table, join_column, "geom_point")
+        # A geography column casts to geometry too, so either type of point works.
+        point = cast(points.c.geom_point, GeometryType)
+        return (
+            select(
+                *_cell_keys(),
+                func.ST_X(point).label("lon"),
+                func.ST_Y(point).label("lat"),
+            )
+            .join_from(cells, bridge, bridge.c.id == cells.c.id)
+            .outerjoin(points, points.c[join_column] == bridge.c[join_column])
+        )
     return select(
         *_cell_keys(),
         func.ST_X(cells.c.geom_point).label("lon"),
