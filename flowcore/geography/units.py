@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 from geoalchemy2 import Geometry as GeometryType
-from sqlalchemy import String, and_, cast, column, func, select, table
+from sqlalchemy import Integer, String, and_, cast, column, func, select, table
 from sqlalchemy.sql import Select, quoted_name
 
 from flowcore.model.fields import SpatialFields
@@ -36,8 +36,10 @@ MAPPING_KEYS = ("_cell_id", "_valid_from", "_valid_to")
 #: Builds the cell-version mapping for a spec's spatial fields (None: the raw cell id).
 Mapping = Callable[[SpatialFields | None], Select[Any]]
 #: Builds a keyed mapping: cell versions to an integer ``_region_key``, and the regions' keys
-#: with the unit's columns. None when the spatial fields give the regions no key.
-KeyedMapping = Callable[[SpatialFields | None], "tuple[Select[Any], Select[Any]] | None"]
+#: with the unit's columns. None when the spatial fields give the regions no key. With
+#: ``ordered=True`` the keys follow the order of the unit's values, so the smallest key is the
+#: smallest value.
+KeyedMapping = Callable[..., "tuple[Select[Any], Select[Any]] | None"]
 #: Builds a select of the unit's columns and a ``geom`` column for the geography route.
 Geometry = Callable[[], Select[Any]]
 
@@ -99,11 +101,22 @@ def _admin_unit(level: int) -> AggregationUnit:
     def geometry() -> Select[Any]:
         return select(pcod.label("pcod"), admin.c.geom.label("geom"))
 
-    def keyed_mapping(spatial: SpatialFields | None) -> tuple[Select[Any], Select[Any]] | None:
+    def keyed_mapping(
+        spatial: SpatialFields | None, *, ordered: bool = False
+    ) -> tuple[Select[Any], Select[Any]] | None:
         if spatial is not None and spatial.mapping_table:
             return None
         # One key per p-code, so grouping by key groups exactly as grouping by p-code would,
         # even where a p-code has several polygons.
+        if ordered:
+            # Numbered in p-code order, per polygon row: a window function in the mapping keeps
+            # the join out of parallel workers, so only ordered keys pay for it.
+            key = cast(func.dense_rank().over(order_by=pcod), Integer).label("_region_key")
+            numbered = select(admin.c.geom, key).subquery("numbered_regions")
+            keyed = select(*_cell_keys(), numbered.c._region_key).join_from(
+                cells, numbered, func.ST_Within(cells.c.geom_point, numbered.c.geom)
+            )
+            return keyed, select(key, pcod.label("pcod")).group_by(pcod)
         keys = select(func.min(admin.c.gid).label("_region_key"), pcod.label("pcod")).group_by(pcod)
         key_table = keys.subquery("region_keys")
         keyed = (

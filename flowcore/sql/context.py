@@ -312,15 +312,18 @@ class BuildContext:
         )
 
     def locate_by_key(
-        self, events: Select[Any], spatial: SpatialFields
+        self, events: Select[Any], spatial: SpatialFields, *, ordered: bool = False
     ) -> tuple[Select[Any], FromClause] | None:
         """Join events to an integer ``_region_key`` of their region, as ``locate`` joins them.
 
         Returns the located events and a table of each key with the unit's columns. Returns
         None when the unit or its mapping table gives regions no key, and ``locate`` applies.
+        With ``ordered``, keys follow the order of the unit's values, for tie rules.
         """
         unit = self.unit(spatial)
-        keyed = None if unit.keyed_mapping is None else unit.keyed_mapping(spatial)
+        keyed = None
+        if unit.keyed_mapping is not None:
+            keyed = unit.keyed_mapping(spatial, ordered=ordered)
         if keyed is None:
             return None
         keyed_mapping, keys = keyed

@@ -16,8 +16,7 @@ from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import SubscriberLocations
 from flowcore.model.fields import DateRangeFields, EventFilters, Sampling, SpatialFields
 from flowcore.sql.context import BuildContext
-from flowcore_locations.daily_location import most_common_location
-from flowcore_locations.per_cell import located_cell_counts
+from flowcore_locations.choice import choose_locations
 
 __all__ = ["MostFrequentLocation", "build_most_frequent_location", "KIND"]
 
@@ -34,8 +33,9 @@ class MostFrequentLocation(SubscriberLocations, SpatialFields, EventFilters, Dat
 
 def build_most_frequent_location(spec: MostFrequentLocation, context: BuildContext) -> Select[Any]:
     """Select ``subscriber`` and the unit columns of each subscriber's most frequent location."""
-    cells = located_cell_counts(context, spec, start=spec.start_date, end=spec.end_date)
-    return most_common_location(cells.subquery("cells"), context.unit_columns(spec))
+    return choose_locations(
+        context, spec, start=spec.start_date, end=spec.end_date, method="most-common"
+    )
 
 
 KIND = QueryKind(
