@@ -1,14 +1,19 @@
 """``handset``: one characteristic of each subscriber's handset, such as its brand.
 
-The handset is known by the TAC of the subscriber's events (rows with no TAC are skipped):
+The handset is known by the TAC of the subscriber's events (rows with no TAC are skipped), looked
+up in ``infrastructure.tacs``. ``value`` is the chosen column as text:
 
-* ``last``: the TAC of the latest event; events at the identical latest time with different
-  TACs resolve to the smallest TAC.
-* ``most-common``: the TAC seen on most events; ties go to the TAC seen most recently, then to
-  the smallest TAC.
+* ``last``: the characteristic of the TAC of the latest event. Events at the identical latest
+  time with different TACs resolve to the smallest TAC.
+* ``most-common``: the characteristic value seen on most events, each event counting with the
+  characteristic of its own TAC. So two TACs of one brand add up, and the result need not be the
+  characteristic of the most frequent TAC. Ties go to the smallest value, as PostgreSQL's
+  ``mode()`` breaks them. Events whose TAC is not in the table, or has no value there, are
+  left out of the count.
 
-The TAC is then looked up in ``infrastructure.tacs``, and ``value`` is the chosen column of that
-row as text. Subscribers whose TAC is not in the table have no row.
+As in FlowKit 1.34, the TACs are joined to the table with a left join. So a subscriber whose
+events only have TACs unknown to the table (or with no value) still has a row, with a null
+``value``.
 """
 
 from __future__ import annotations
@@ -52,35 +57,34 @@ def build_handset(spec: Handset, context: BuildContext) -> Select[Any]:
         subscriber_subset=spec.subscriber_subset,
         columns=("tac",),
     ).subquery("tac_events")
-    seen = (
-        select(
-            events.c.subscriber,
-            events.c.tac,
-            func.count().label("event_count"),
-            func.max(events.c.datetime).label("latest"),
-        )
-        .where(events.c.tac.is_not(None))
-        .group_by(events.c.subscriber, events.c.tac)
-        .subquery("subscriber_tacs")
-    )
-    order: list[Any] = [seen.c.latest.desc(), seen.c.tac]
+    characteristic = tacs.c[spec.characteristic]
     if spec.method == "most-common":
-        order.insert(0, seen.c.event_count.desc())
-    chosen = (
-        select(seen.c.subscriber, seen.c.tac)
-        .ext(distinct_on(seen.c.subscriber))
-        .order_by(seen.c.subscriber, *order)
+        # mode() skips the nulls of unknown TACs, but the group keeps the subscriber's row.
+        return (
+            select(
+                events.c.subscriber,
+                cast(func.mode().within_group(characteristic), Text).label("value"),
+            )
+            .select_from(events.outerjoin(tacs, tacs.c.id == events.c.tac))
+            .where(events.c.tac.is_not(None))
+            .group_by(events.c.subscriber)
+        )
+    latest = (
+        select(events.c.subscriber, events.c.tac)
+        .where(events.c.tac.is_not(None))
+        .ext(distinct_on(events.c.subscriber))
+        .order_by(events.c.subscriber, events.c.datetime.desc(), events.c.tac)
         .subquery("subscriber_handsets")
     )
-    return select(
-        chosen.c.subscriber, cast(tacs.c[spec.characteristic], Text).label("value")
-    ).join_from(chosen, tacs, tacs.c.id == chosen.c.tac)
+    return select(latest.c.subscriber, cast(characteristic, Text).label("value")).select_from(
+        latest.outerjoin(tacs, tacs.c.id == latest.c.tac)
+    )
 
 
 KIND = QueryKind(
     spec=Handset,
     build=build_handset,
-    version="1",
+    version="2",
     index_columns=METRIC_INDEX,
     example={
         "query_kind": "handset",

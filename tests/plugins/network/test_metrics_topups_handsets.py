@@ -55,21 +55,26 @@ def test_topup_amount_rejects_event_types(converter: SpecConverter) -> None:
     assert "$.event_types: unknown field" in raised.value.messages
 
 
-# Handsets: subscriber -> list of (time, tac); TAC 1 is brand "Alpha", 2 "Beta", 3 "Gamma".
+# Handsets: subscriber -> list of (time, tac). TAC 1 is brand "Alpha", 2 and 4 are "Beta" and 3
+# is "Gamma". TAC 9 is not in the table.
 HANDSET_EVENTS = {
     "h0": [("08:00", 1), ("09:00", 1), ("10:00", 2)],
     "h1": [("08:00", 3), ("09:00", None)],
     "h2": [("08:00", 9)],
+    # Beta on three events over two TACs outnumbers Alpha, the most frequent and latest TAC.
+    "h3": [("07:00", 2), ("08:00", 4), ("08:30", 4), ("09:00", 1), ("10:00", 1)],
+    # One event each: the tie goes to the smaller brand, not to the latest TAC.
+    "h4": [("08:00", 1), ("09:00", 2)],
 }
 
 
 @pytest.fixture
 def handsets_dsn(fresh_dsn: str) -> str:
-    """Calls of h0 (TACs 1, 1, 2), h1 (TAC 3 then none) and h2 (unknown TAC 9) in region A."""
+    """Calls of the subscribers of ``HANDSET_EVENTS``, all at one cell in region A."""
     insert_region(fresh_dsn, 3, "A", square(80, 27, 1))
     insert_cells(fresh_dsn, [{"id": "c1", "lon": 80.5, "lat": 27.5}])
     with psycopg.connect(fresh_dsn) as connection:
-        for tac, brand in ((1, "Alpha"), (2, "Beta"), (3, "Gamma")):
+        for tac, brand in ((1, "Alpha"), (2, "Beta"), (3, "Gamma"), (4, "Beta")):
             connection.execute(
                 "INSERT INTO infrastructure.tacs (id, brand, model) VALUES (%s, %s, %s)",
                 (tac, brand, f"{brand} 1"),
@@ -94,7 +99,10 @@ def handsets_dsn(fresh_dsn: str) -> str:
 
 @pytest.mark.parametrize(
     ("method", "expected"),
-    [("last", {"h0": "Beta", "h1": "Gamma"}), ("most-common", {"h0": "Alpha", "h1": "Gamma"})],
+    [
+        ("last", {"h0": "Beta", "h1": "Gamma", "h2": None, "h3": "Alpha", "h4": "Beta"}),
+        ("most-common", {"h0": "Alpha", "h1": "Gamma", "h2": None, "h3": "Beta", "h4": "Alpha"}),
+    ],
 )
 def test_handset_brand_by_method(
     run_on: Any, handsets_dsn: str, method: str, expected: dict[str, str]
@@ -122,7 +130,13 @@ def test_joined_distr_shares(run_on: Any, handsets_dsn: str) -> None:
     rows = run_on(handsets_dsn)(joined_handsets("distr"))
     assert list(rows[0]) == ["pcod", "metric", "key", "value"]
     shares = {(row["pcod"], row["metric"], row["key"]): row["value"] for row in rows}
-    assert shares == {("A", "value", "Alpha"): 0.5, ("A", "value", "Gamma"): 0.5}
+    # h2's unknown TAC gives a null brand, which is a category of its own.
+    assert shares == {
+        ("A", "value", "Alpha"): 0.4,
+        ("A", "value", "Beta"): 0.2,
+        ("A", "value", "Gamma"): 0.2,
+        ("A", "value", None): 0.2,
+    }
 
 
 def test_joined_mode_of_brand(run_on: Any, handsets_dsn: str) -> None:
