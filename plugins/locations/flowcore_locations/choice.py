@@ -6,9 +6,10 @@ whose latest event is most recent, then the smallest unit value.
 
 Two forms of the same choice give the same rows. Where the aggregation unit numbers its regions
 with integer keys in the order of their values (admin units), each subscriber's rows are reduced
-by one hashed ``max`` over arrays of (events, latest time, negated key): the largest array is the
+by one hashed ``max`` over arrays of (events, latest time, negated key). The largest array is the
 winner under the tie rules, and no row is sorted. On a medium day of calls and SMS this took
-about half the time of sorting the rows per subscriber, which the other units still do.
+most-common from 0.55 to 0.42 s and last from 0.33 to 0.30 s. The other units sort the rows per
+subscriber (``DISTINCT ON``).
 """
 
 from __future__ import annotations
