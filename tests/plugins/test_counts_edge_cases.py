@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import counted_paths
@@ -403,7 +404,7 @@ AGGREGATE_CASES: list[tuple[dict[str, Any], list[tuple[Any, ...]]]] = [
             ("carol", 0.0),
             ("dave", 0.0),
             ("erin", 0.0),
-            ("frank", 5 / 7 * 100.0),
+            ("frank", Decimal("71.42857142857142857100")),
             ("grace", 0.0),
         ],
     ),

@@ -4,6 +4,10 @@ An event is nocturnal when its UTC hour h satisfies ``h >= start_hour OR h < end
 FlowKit 1.34 tests it. For the usual window that wraps midnight (say 20 to 4) that is the
 night. For a window with ``start_hour < end_hour`` the test keeps both ends of the day, not the
 hours between.
+
+The percentage is exact decimal arithmetic (PostgreSQL's ``avg`` of the 0/1 flags times 100),
+as FlowKit computes it, so results carry the same digits as FlowKit's, for example
+``33.33333333333333333300`` where float arithmetic gives ``33.33333333333333``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-from sqlalchemy import ColumnElement, Float, Select, case, cast, extract, func, or_
+from sqlalchemy import ColumnElement, Numeric, Select, case, cast, extract, func, or_
 
 from flowcore.kinds import QueryKind
 from flowcore.model.base import SubscriberMetric
@@ -39,11 +43,11 @@ def build_nocturnal_events(spec: NocturnalEvents, context: BuildContext) -> Sele
     counts = context.cell_counts(spec, start=spec.start_date, end=spec.end_date, hourly=True)
     if counts is not None:
         # All events of an hour row share its UTC hour. The share is the night events over
-        # all events, in the same float8 division that avg() of the 0/1 flags makes.
+        # all events, in the same numeric division that avg() of the 0/1 flags makes.
         rows = counts.subquery("counted_hours")
         night_hour = _at_night(spec, rows.c.datetime)
         night_events = func.sum(case((night_hour, rows.c.event_count), else_=0))
-        share = cast(night_events, Float) / cast(func.sum(rows.c.event_count), Float) * 100.0
+        share = cast(night_events, Numeric) / cast(func.sum(rows.c.event_count), Numeric) * 100
         return per_subscriber(rows, share)
 
     events = context.events(
@@ -53,7 +57,7 @@ def build_nocturnal_events(spec: NocturnalEvents, context: BuildContext) -> Sele
         subscriber_subset=spec.subscriber_subset,
     ).subquery("timed_events")
     at_night = _at_night(spec, events.c.datetime)
-    share = func.avg(cast(case((at_night, 1), else_=0), Float)) * 100.0
+    share = func.avg(case((at_night, 1), else_=0)) * 100
     return per_subscriber(events, share)
 
 
@@ -66,7 +70,7 @@ def _at_night(spec: NocturnalEvents, moment: Any) -> ColumnElement[bool]:
 KIND = QueryKind(
     spec=NocturnalEvents,
     build=build_nocturnal_events,
-    version="1",
+    version="2",
     index_columns=METRIC_INDEX,
     example={
         "query_kind": "nocturnal_events",

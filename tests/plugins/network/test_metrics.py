@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -112,8 +113,9 @@ def test_subscriber_degree_by_direction(run_on: Any, calls_dsn: str) -> None:
 def test_nocturnal_events_percentage(run_on: Any, calls_dsn: str) -> None:
     spec = metric_spec("nocturnal_events", night_hours={"start_hour": 20, "end_hour": 4})
     values = values_of(run_on(calls_dsn)(spec))
-    assert values["s0"] == pytest.approx(50.0)
-    assert values["s1"] == pytest.approx(200 / 3)
+    # Decimal, with the 20 digits of PostgreSQL's avg() of the night flags times 100.
+    assert values["s0"] == Decimal("50")
+    assert values["s1"] == Decimal("66.66666666666666666700")
 
 
 def test_nocturnal_events_rejects_hours(converter: SpecConverter) -> None:
