@@ -14,10 +14,13 @@ balance, held until ``end_date``. Statistics over these (balance, seconds) pairs
   total.
 * ``mode``: the balance held longest in total (ties: the smallest).
 
-NOTE: FlowKit 1.34 computes the weights from every top-up in ``events.topups``, ignoring the
-date range and ``hours``, and orders its weighted median by weight rather than by balance. Here
-only top-ups in the range (and hour window) count and the median is the weighted median by
-balance, so values differ from FlowKit's where that matters.
+NOTE: FlowKit changed how it weights balances, and which version 1.34 ships is uncertain. Older
+versions compute the weights from every top-up in ``events.topups``, ignoring the date range and
+``hours``. Later ones, like this module, use only the top-ups in the range and hour window.
+Both order the weighted median by weight rather than by balance. The later ones take as
+``mode`` the balance with the smallest sum of weight x balance. Here the median is the
+weighted median by balance and the mode the balance held longest, so values differ from
+FlowKit's where that matters.
 """
 
 from __future__ import annotations
