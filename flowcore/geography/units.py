@@ -160,6 +160,25 @@ def _lon_lat_mapping(spatial: SpatialFields | None) -> Select[Any]:
     )
 
 
+def _lon_lat_keyed_mapping(
+    spatial: SpatialFields | None, *, ordered: bool = False
+) -> tuple[Select[Any], Select[Any]] | None:
+    """Return cell versions with a key per distinct point, numbered by ``lon`` then ``lat``.
+
+    Only ordered keys are offered, for the choice of each subscriber's location. Kinds that
+    group rows by region group by the coordinates, and points from a point table have no key.
+    """
+    if not ordered or (spatial is not None and spatial.mapping_table):
+        return None
+    lon = func.ST_X(cells.c.geom_point)
+    lat = func.ST_Y(cells.c.geom_point)
+    # Both selects number the same rows (every cell version), so equal points get equal keys.
+    key = cast(func.dense_rank().over(order_by=(lon, lat)), Integer).label("_region_key")
+    keyed = select(*_cell_keys(), key)
+    keys = select(key, lon.label("lon"), lat.label("lat")).distinct()
+    return keyed, keys
+
+
 def _lon_lat_geometry() -> Select[Any]:
     lon = func.ST_X(cells.c.geom_point)
     lat = func.ST_Y(cells.c.geom_point)
@@ -216,6 +235,7 @@ def core_units() -> list[AggregationUnit]:
             name="lon-lat",
             columns=("lon", "lat"),
             mapping=_lon_lat_mapping,
+            keyed_mapping=_lon_lat_keyed_mapping,
             geometry=_lon_lat_geometry,
             public=True,
         ),
