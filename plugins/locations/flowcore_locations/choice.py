@@ -8,9 +8,9 @@ Two forms of the same choice give the same rows. Admin units, and lon-lat withou
 table, number their regions with integer keys in the order of their values. There each
 subscriber's rows are reduced by one hashed ``max`` over arrays of (events, latest time, negated
 key). The largest array is the winner under the tie rules, and no row is sorted.
-On a medium day of calls and SMS this took most-common from 0.65 to 0.51 s and last from 0.41
-to 0.37 s at admin3, and most-common from 0.72 to 0.52 s and last from 0.44 to 0.38 s at
-lon-lat. The other units sort the rows per subscriber (``DISTINCT ON``).
+On a medium day of calls and SMS at admin3, this took most-common from 0.65 to 0.51 s and last
+from 0.41 to 0.37 s. At lon-lat it took most-common from 0.72 to 0.52 s and last from 0.44 to
+0.38 s. The other units sort the rows per subscriber (``DISTINCT ON``).
 """
 
 from __future__ import annotations
