@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import attrs
-from sqlalchemy import Float, Select, Text, and_, cast, func, literal, select, union_all
+from sqlalchemy import Select, Text, and_, cast, func, literal, select, union_all
 
 from flowcore.kinds import UNIT_INDEX, QueryKind
 from flowcore.model.base import (
@@ -120,19 +120,20 @@ def _distribution(joined: Any, unit: tuple[str, ...], column: str) -> Select[Any
     """Select each location's share of subscribers per category of one metric column."""
     location = [joined.c[name] for name in unit]
     key = cast(joined.c[column], Text)
+    # A count over a sum of counts divides in numeric, as FlowKit does, so shares carry its digits.
     share = func.count() / func.sum(func.count()).over(partition_by=location)
     return select(
         *location,
         literal(column).label("metric"),
         key.label("key"),
-        cast(share, Float).label("value"),
+        share.label("value"),
     ).group_by(*location, key)
 
 
 KIND = QueryKind(
     spec=JoinedSpatialAggregate,
     build=build_joined_spatial_aggregate,
-    version="2",
+    version="3",
     top_level=True,
     redactor=redact_by_subscribers,
     index_columns=((UNIT_INDEX,),),

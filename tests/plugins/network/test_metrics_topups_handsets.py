@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -130,12 +131,12 @@ def test_joined_distr_shares(run_on: Any, handsets_dsn: str) -> None:
     rows = run_on(handsets_dsn)(joined_handsets("distr"))
     assert list(rows[0]) == ["pcod", "metric", "key", "value"]
     shares = {(row["pcod"], row["metric"], row["key"]): row["value"] for row in rows}
-    # h2's unknown TAC gives a null brand, which is a category of its own.
+    # h2's unknown TAC gives a null brand, which is a category of its own. Shares are decimal.
     assert shares == {
-        ("A", "value", "Alpha"): 0.4,
-        ("A", "value", "Beta"): 0.2,
-        ("A", "value", "Gamma"): 0.2,
-        ("A", "value", None): 0.2,
+        ("A", "value", "Alpha"): Decimal("0.4"),
+        ("A", "value", "Beta"): Decimal("0.2"),
+        ("A", "value", "Gamma"): Decimal("0.2"),
+        ("A", "value", None): Decimal("0.2"),
     }
 
 
