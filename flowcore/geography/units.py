@@ -72,14 +72,19 @@ def _cell_keys() -> list[Any]:
     ]
 
 
-def user_table(qualified_name: str, *columns: str) -> Any:
-    """Return a user's table named ``schema.name`` (or ``name``) with ``columns``, quoted."""
+def user_table(qualified_name: str, alias: str, *columns: str) -> Any:
+    """Return a user's table named ``schema.name`` (or ``name``) with ``columns``, quoted.
+
+    The select refers to the table by ``alias``, because PostgreSQL rejects a table that
+    appears twice in one FROM clause under its own name. A spec may name one table as both
+    the mapping and the point table, or name ``infrastructure.cells`` as the mapping table.
+    """
     schema, _, name = qualified_name.rpartition(".")
     return table(
         quoted_name(name, quote=True),
         *(column(name_, String) for name_ in columns),
         schema=quoted_name(schema, quote=True) if schema else None,
-    )
+    ).alias(alias)
 
 
 def _admin_unit(level: int) -> AggregationUnit:
@@ -88,7 +93,7 @@ def _admin_unit(level: int) -> AggregationUnit:
 
     def mapping(spatial: SpatialFields | None) -> Select[Any]:
         if spatial is not None and spatial.mapping_table:
-            bridge = user_table(spatial.mapping_table, "id", f"admin{level}pcod")
+            bridge = user_table(spatial.mapping_table, "mapping_table", "id", f"admin{level}pcod")
             return (
                 select(*_cell_keys(), pcod.label("pcod"))
                 .join_from(cells, bridge, bridge.c.id == cells.c.id)
@@ -140,8 +145,8 @@ def _admin_unit(level: int) -> AggregationUnit:
 def _lon_lat_mapping(spatial: SpatialFields | None) -> Select[Any]:
     if spatial is not None and spatial.mapping_table and spatial.geom_table:
         join_column = spatial.geom_table_join_column or ""
-        bridge = user_table(spatial.mapping_table, "id", join_column)
-        points = user_table(spatial.geom_table, join_column, "geom_point")
+        bridge = user_table(spatial.mapping_table, "mapping_table", "id", join_column)
+        points = user_table(spatial.geom_table, "geom_table", join_column, "geom_point")
         # A geography column casts to geometry too, so either type of point works.
         point = cast(points.c.geom_point, GeometryType)
         return (

@@ -87,6 +87,52 @@ def test_lon_lat_from_point_table(world: SpecRunner, bridged: str) -> None:
     assert located == {"alice": (85.25, 28.5), "bob": (85.25, 28.5), "frank": (None, None)}
 
 
+def test_lon_lat_bridge_and_points_in_one_table(world: SpecRunner, bridged: str) -> None:
+    _execute(
+        bridged,
+        "CREATE TABLE geo.cell_geoms (id text, geom_point geometry(Point, 4326))",
+        "INSERT INTO geo.cell_geoms VALUES ('C1', ST_SetSRID(ST_MakePoint(85.25, 28.5), 4326))",
+    )
+    spec = daily(
+        "2016-01-02",
+        unit="lon-lat",
+        mapping_table="geo.cell_geoms",
+        geom_table="geo.cell_geoms",
+        geom_table_join_column="id",
+    )
+
+    located = world.locations(spec)
+
+    assert located == {"alice": (85.25, 28.5)}
+
+
+def test_lon_lat_bridge_is_cells_table(world: SpecRunner, bridged: str) -> None:
+    _execute(
+        bridged,
+        "UPDATE infrastructure.cells SET site_id = 'S1' WHERE id = 'C1'",
+        "CREATE TABLE geo.site_points (site_id text, geom_point geometry(Point, 4326))",
+        "INSERT INTO geo.site_points VALUES ('S1', ST_SetSRID(ST_MakePoint(85.25, 28.5), 4326))",
+    )
+    spec = daily(
+        "2016-01-02",
+        unit="lon-lat",
+        mapping_table="infrastructure.cells",
+        geom_table="geo.site_points",
+        geom_table_join_column="site_id",
+    )
+
+    located = world.locations(spec)
+
+    # Every cell is its own bridge row, and only C1's site has a point.
+    assert located == {
+        "alice": (85.25, 28.5),
+        "bob": (None, None),
+        "carol": (None, None),
+        "dave": (None, None),
+        "frank": (None, None),
+    }
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
