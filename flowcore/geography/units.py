@@ -9,7 +9,8 @@ FlowKit's companions of ``aggregation_unit`` change the mapping:
 
 * an admin unit with ``mapping_table`` (a bridge of ``id``, the cell id, and ``admin{n}pcod``)
   takes each cell's p-code from the bridge instead of point-in-polygon. The p-code is then
-  looked up in ``geography.admin{n}``: a p-code the admin table lacks gives a null region.
+  looked up among the distinct p-codes of ``geography.admin{n}``: a p-code the admin table
+  lacks gives a null region, and one with several polygons still gives one row.
 * ``lon-lat`` with ``mapping_table``, ``geom_table`` and ``geom_table_join_column`` takes each
   cell's coordinates from the ``geom_point`` of the ``geom_table`` row whose join column equals
   the bridge row's. A cell without such a row has null coordinates.
@@ -94,10 +95,12 @@ def _admin_unit(level: int) -> AggregationUnit:
     def mapping(spatial: SpatialFields | None) -> Select[Any]:
         if spatial is not None and spatial.mapping_table:
             bridge = user_table(spatial.mapping_table, "mapping_table", "id", f"admin{level}pcod")
+            # Distinct p-codes, so a p-code with several polygons still maps a cell once.
+            regions = select(pcod.label("pcod")).distinct().subquery("region_pcodes")
             return (
-                select(*_cell_keys(), pcod.label("pcod"))
+                select(*_cell_keys(), regions.c.pcod)
                 .join_from(cells, bridge, bridge.c.id == cells.c.id)
-                .outerjoin(admin, pcod == bridge.c[f"admin{level}pcod"])
+                .outerjoin(regions, regions.c.pcod == bridge.c[f"admin{level}pcod"])
             )
         return select(*_cell_keys(), pcod.label("pcod")).join_from(
             cells, admin, func.ST_Within(cells.c.geom_point, admin.c.geom)

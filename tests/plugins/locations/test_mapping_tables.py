@@ -72,6 +72,28 @@ def test_admin_mapping_table_in_aggregates(world: SpecRunner, bridged: str) -> N
     assert counts == {"R2": 2, "R3": 1, None: 1}
 
 
+def test_admin_mapping_table_shared_pcode(world: SpecRunner, bridged: str) -> None:
+    # A second polygon of R2, far from every cell, so R2 has two rows in geography.admin3.
+    _execute(
+        bridged,
+        "INSERT INTO geography.admin3 (admin3pcod, admin3name, geom) "
+        "SELECT 'R2', 'R2 east', ST_Multi(ST_MakeEnvelope(95, 27, 96, 28, 4326))",
+    )
+    spec = {
+        "query_kind": "location_event_counts",
+        "start_date": "2016-01-02",
+        "end_date": "2016-01-03",
+        "interval": "day",
+        "aggregation_unit": "admin3",
+        "mapping_table": "geo.cell_regions",
+    }
+
+    counts = {row["pcod"]: row["value"] for row in world.rows(spec)}
+
+    # alice's call at C1 and frank's at C2 count once each, not once per polygon of R2.
+    assert counts == {"R2": 2, "R3": 1, None: 1}
+
+
 def test_lon_lat_from_point_table(world: SpecRunner, bridged: str) -> None:
     spec = daily(
         "2016-01-02",
