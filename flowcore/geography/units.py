@@ -29,10 +29,13 @@ from sqlalchemy.sql import Select, quoted_name
 from flowcore.model.fields import SpatialFields
 from flowcore.sql.tables import admin_tables, cells, sites
 
-__all__ = ["AggregationUnit", "core_units", "user_table", "MAPPING_KEYS"]
+__all__ = ["AggregationUnit", "core_units", "user_table", "MAPPING_KEYS", "NAMED_TABLE_RULES"]
 
 #: Join-key columns every mapping select provides besides the unit's own columns.
 MAPPING_KEYS = ("_cell_id", "_valid_from", "_valid_to")
+#: Version of the rules for tables a spec names (``mapping_table``, ``geom_table``). It is part
+#: of the ids of specs that name such tables, so results stored under older rules are not reused.
+NAMED_TABLE_RULES = "2"
 
 #: Builds the cell-version mapping for a spec's spatial fields (None: the raw cell id).
 Mapping = Callable[[SpatialFields | None], Select[Any]]
@@ -61,7 +64,9 @@ class AggregationUnit:
     polygons: bool = False
     distribution: str = ""
     #: Builds the keyed mapping, for kinds that group many rows by region: an integer key
-    #: groups faster than text p-codes. None for units without such a key.
+    #: groups faster than text p-codes. None for units without such a key. It is called with
+    #: the spatial fields alone, or with ``ordered=True`` as well when the keys must follow the
+    #: order of the unit's values (it may return None then).
     keyed_mapping: KeyedMapping | None = None
 
 

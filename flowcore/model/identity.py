@@ -4,7 +4,8 @@ The canonical form sorts keys, sorts lists whose order carries no meaning (field
 ``ORDER_FREE``), writes datetimes in one ISO form and replaces each nested spec by its own id,
 so the same query written in any key order or date notation gets the same id in every process.
 The ids of the stages a kind names (``QueryKind.stages``) are part of it too, so a new version
-of a stage's kind gives new ids to the queries built from that stage.
+of a stage's kind gives new ids to the queries built from that stage. So is the version of the
+rules for mapping and point tables, in the ids of specs that name such tables.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 import attrs
 
+from flowcore.geography.units import NAMED_TABLE_RULES
 from flowcore.model.base import QuerySpec
+from flowcore.model.fields import SpatialFields
 from flowcore.registry import Registry
 
 __all__ = ["ID_SCHEME", "canonical_form", "query_id"]
@@ -63,6 +66,9 @@ def canonical_form(spec: QuerySpec, registry: Registry) -> dict[str, Any]:
         form[field.name] = _canonical_value(
             getattr(spec, field.name), registry, bool(field.metadata.get("order_free"))
         )
+    if isinstance(spec, SpatialFields) and (spec.mapping_table or spec.geom_table):
+        # The tables' meaning is no field of the spec either, so its version joins the id.
+        form["named_table_rules"] = NAMED_TABLE_RULES
     if kind.stages is not None:
         # A stage is no field of the spec, so its version would otherwise not reach this id.
         form["stages"] = [query_id(stage, registry) for stage in kind.stages(spec)]

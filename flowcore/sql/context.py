@@ -322,8 +322,11 @@ class BuildContext:
         """
         unit = self.unit(spatial)
         keyed = None
-        if unit.keyed_mapping is not None:
-            keyed = unit.keyed_mapping(spatial, ordered=ordered)
+        if unit.keyed_mapping is not None and ordered:
+            keyed = unit.keyed_mapping(spatial, ordered=True)
+        elif unit.keyed_mapping is not None:
+            # A unit whose keys have no order may take the spatial fields alone.
+            keyed = unit.keyed_mapping(spatial)
         if keyed is None:
             return None
         keyed_mapping, keys = keyed

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
+import flowcore.model.identity as identity_module
 from flowcore.kinds import QueryKind
 from flowcore.model.converter import SpecConverter
 from flowcore.model.identity import query_id
@@ -68,3 +71,14 @@ def test_nested_spec_id_propagates(converter: SpecConverter) -> None:
     changed = {"query_kind": "spatial_aggregate", "locations": {**DAILY, "date": "2016-01-03"}}
     assert identity(converter, outer) != identity(converter, changed)
     assert identity(converter, outer) == identity(converter, dict(reversed(list(outer.items()))))
+
+
+def test_named_table_rules_change_id(converter: SpecConverter, monkeypatch: Any) -> None:
+    bridged = {**DAILY, "mapping_table": "geo.cell_regions"}
+    plain_before = identity(converter, DAILY)
+    bridged_before = identity(converter, bridged)
+
+    monkeypatch.setattr(identity_module, "NAMED_TABLE_RULES", "older")
+
+    assert identity(converter, DAILY) == plain_before
+    assert identity(converter, bridged) != bridged_before
