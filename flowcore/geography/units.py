@@ -65,8 +65,8 @@ class AggregationUnit:
     distribution: str = ""
     #: Builds the keyed mapping, for kinds that group many rows by region: an integer key
     #: groups faster than text p-codes. None for units without such a key. It is called with
-    #: the spatial fields alone, or with ``ordered=True`` as well when the keys must follow the
-    #: order of the unit's values (it may return None then).
+    #: the spatial fields alone, or also with ``ordered=True`` when the keys must follow the
+    #: order of the unit's values. It returns None when it has no such keys.
     keyed_mapping: KeyedMapping | None = None
 
 
@@ -122,8 +122,8 @@ def _admin_unit(level: int) -> AggregationUnit:
         # One key per p-code, so grouping by key groups exactly as grouping by p-code would,
         # even where a p-code has several polygons.
         if ordered:
-            # Numbered in p-code order, per polygon row: a window function in the mapping keeps
-            # the join out of parallel workers, so only ordered keys pay for it.
+            # Each polygon row is numbered in p-code order. A window function in the mapping
+            # keeps the join out of parallel workers, so only ordered keys use one.
             key = cast(func.dense_rank().over(order_by=pcod), Integer).label("_region_key")
             numbered = select(admin.c.geom, key).subquery("numbered_regions")
             keyed = select(*_cell_keys(), numbered.c._region_key).join_from(

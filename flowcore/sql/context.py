@@ -325,7 +325,7 @@ class BuildContext:
         if unit.keyed_mapping is not None and ordered:
             keyed = unit.keyed_mapping(spatial, ordered=True)
         elif unit.keyed_mapping is not None:
-            # A unit whose keys have no order may take the spatial fields alone.
+            # Without ``ordered``, so a keyed mapping written for the spatial fields alone works.
             keyed = unit.keyed_mapping(spatial)
         if keyed is None:
             return None

@@ -19,6 +19,7 @@ import pytest
 
 __all__ = [
     "AUDIENCE",
+    "CALENDAR_PERIOD_ERRORS",
     "HERE",
     "RunningServer",
     "free_port",
@@ -140,6 +141,15 @@ def serve_command(port: int) -> list[str]:
 
 
 #: Seconds a test waits for a query to complete.
+#: Bad period fields of calendar_activity, with the message naming the field.
+CALENDAR_PERIOD_ERRORS = [
+    ({"total_periods": 0}, "$.total_periods: must be at least 1, got 0"),
+    (
+        {"total_periods": 2, "period_unit": "weeks"},
+        "$.period_unit: 'weeks' is not one of days, hours, minutes",
+    ),
+]
+
 COMPLETION_SECONDS = 120
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import RunningServer
+from api_helpers import CALENDAR_PERIOD_ERRORS, RunningServer
 
 DAILY = {
     "query_kind": "daily_location",
@@ -221,16 +221,7 @@ def test_access_log(client: httpx.Client, api_server: RunningServer, universal_t
     assert all(line.startswith("{") for line in log_text.splitlines() if line)
 
 
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"total_periods": 0}, "$.total_periods: must be at least 1, got 0"),
-        (
-            {"total_periods": 2, "period_unit": "weeks"},
-            "$.period_unit: 'weeks' is not one of days, hours, minutes",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("fields", "message"), CALENDAR_PERIOD_ERRORS)
 def test_calendar_periods_rejected(
     client: httpx.Client, fields: dict[str, Any], message: str
 ) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import flowclient
 import flowclient.aggregates as aggregates
 import pytest
-from api_helpers import RunningServer
+from api_helpers import CALENDAR_PERIOD_ERRORS, RunningServer
 from sqlalchemy import text
 
 from flowcore.session import Session
@@ -307,16 +307,7 @@ def test_calendar_activity_periods_as_iso_strings(connection: Any, python_sessio
     assert list(result["value"]) == [row["value"] for row in raw if row["value"] > 15]
 
 
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"total_periods": 0}, "$.total_periods: must be at least 1, got 0"),
-        (
-            {"total_periods": 2, "period_unit": "weeks"},
-            "$.period_unit: 'weeks' is not one of days, hours, minutes",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("fields", "message"), CALENDAR_PERIOD_ERRORS)
 def test_calendar_activity_error_names_field(
     connection: Any, fields: dict[str, Any], message: str
 ) -> None:

@@ -155,7 +155,7 @@ def test_per_type_counts_match_other_paths(
     with monkeypatch.context() as patch:
         for module in (choice_module, visited_module):
             patch.setattr(module, "located_cell_counts", merged_cell_counts)
-        # Without region keys, admin units take the path that sorts rows per subscriber, so
+        # Without region keys, every unit takes the path that sorts rows per subscriber, so
         # the merged rows also check the keyed choice against the sorted one.
         patch.setattr(choice_module, "keyed_cell_counts", lambda *args, **kwargs: None)
         # The merged formulation groups the day counts again before locating them.

@@ -109,7 +109,7 @@ def test_lon_lat_from_point_table(world: SpecRunner, bridged: str) -> None:
     assert located == {"alice": (85.25, 28.5), "bob": (85.25, 28.5), "frank": (None, None)}
 
 
-def test_lon_lat_bridge_and_points_in_one_table(world: SpecRunner, bridged: str) -> None:
+def test_lon_lat_one_table_both_roles(world: SpecRunner, bridged: str) -> None:
     _execute(
         bridged,
         "CREATE TABLE geo.cell_geoms (id text, geom_point geometry(Point, 4326))",

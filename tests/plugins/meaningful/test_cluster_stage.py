@@ -10,6 +10,7 @@ import attrs
 import pytest
 from flowcore_meaningful.clusters import clusters_of
 from flowcore_meaningful.examples import EXAMPLE_SCORES
+from flowcore_meaningful.od_matrix import BETWEEN_DATES_KIND
 
 import flowcore
 from flowcore.model.converter import SpecConverter
@@ -39,16 +40,8 @@ BETWEEN_LABELS = {
     "label_b": "work",
     **copy.deepcopy(EXAMPLE_SCORES),
 }
-BETWEEN_DATES = {
-    "query_kind": "meaningful_locations_between_dates_od_matrix",
-    "start_date_a": "2016-01-01",
-    "end_date_a": "2016-01-04",
-    "start_date_b": "2016-01-04",
-    "end_date_b": "2016-01-08",
-    "aggregation_unit": "admin1",
-    "label": "home",
-    **copy.deepcopy(EXAMPLE_SCORES),
-}
+# The kind's example: home at admin1, the first three days against the last four.
+BETWEEN_DATES = copy.deepcopy(BETWEEN_DATES_KIND.example)
 CLUSTERS = {"query_kind": "meaningful_clusters", **PERIOD, **copy.deepcopy(CLUSTERING)}
 
 
