@@ -218,6 +218,22 @@ def test_site_without_latitude_joins_nothing(fresh_dsn: str) -> None:
     assert rows[10][1] == 1
 
 
+def test_cluster_scores_average_members(fresh_dsn: str) -> None:
+    # A and C form cluster 1, B cluster 2. C has no hour score, which the mean leaves out.
+    with psycopg.connect(fresh_dsn) as connection:
+        rows = connection.execute(
+            """
+            SELECT cluster, round(cluster_lon::numeric, 9)::float, cluster_call_days,
+                   score_hour, score_dow
+            FROM public.hartigan_leader_cluster_scores(
+                ARRAY[85.0, 85.016, 85.008]::float8[], ARRAY[27.65, 27.65, 27.65]::float8[],
+                ARRAY[5, 4, 1]::bigint[], ARRAY[0.5, -1.0, NULL]::float8[],
+                ARRAY[0.1, 0.2, 0.4]::float8[], 1.0)
+            """
+        ).fetchall()
+    assert rows == [(1, 85.001333333, 6, 0.5, 0.25), (2, 85.016, 4, -1.0, 0.2)]
+
+
 def test_home_aggregate_shares(run_on: Any, places_dsn: str) -> None:
     rows = run_on(places_dsn)(meaningful_spec())
     assert list(rows[0]) == ["label", "pcod", "value"]
