@@ -282,11 +282,11 @@ def site_visits(
 
 def _site_arrays(sites: FromClause, name: str) -> FromClause:
     """Return one row per subscriber with the sites' columns as arrays, in clustering order."""
-    # One sort of all site rows orders every array. An ORDER BY in each array_agg makes
-    # PostgreSQL 15 sort each subscriber's rows seven times: up to a tenth of the stage.
-    # NOTE: relies on PostgreSQL 15 feeding the ordered subquery to array_agg in order: it
-    # never flattens a subquery with ORDER BY, and array_agg has no parallel partial form
-    # before PostgreSQL 16. From 16 on, an ORDER BY in each array_agg also costs one sort.
+    # One sort of all site rows orders every array. With an ORDER BY in each array_agg,
+    # PostgreSQL 15 sorts each subscriber's rows seven times, up to a tenth of the stage.
+    # NOTE: the arrays keep the subquery's order because PostgreSQL 15 never flattens a
+    # subquery with ORDER BY and cannot split array_agg over parallel workers. PostgreSQL 16
+    # can split it, so there an ORDER BY in each array_agg is the safe form.
     ordered = (
         select(sites)
         .order_by(sites.c.subscriber, sites.c.call_days.desc(), sites.c.site_id, sites.c.version)
